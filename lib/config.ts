@@ -1,0 +1,210 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { z } from 'zod'
+import { type Codec, jsonCodec } from './codec.js'
+import { COOKIE_NAME } from './cookie.js'
+import { parseDuration } from './duration.js'
+import { ConfigError } from './errors.js'
+import { type SigningKey, signingKeysSchema } from './signing.js'
+import type { Store } from './store.js'
+
+/** Where the token travels: a cookie, an `Authorization: Bearer` header, or either. */
+export type Transport = 'cookie' | 'header' | 'both'
+
+/** Cookie settings. Defaults follow the OWASP Session Management Cheat Sheet. */
+export interface CookieOptions {
+  /** Cookie name. Default `'session'`. */
+  name?: string
+  domain?: string
+  /** Default `'/'`. */
+  path?: string
+  /** Default `true`: scripts cannot read the token. */
+  httpOnly?: boolean
+  /** `true`, `false`, or `'auto'` (default): Secure when the request came over HTTPS. */
+  secure?: boolean | 'auto'
+  /** Default `'lax'`. `'none'` requires `secure`. */
+  sameSite?: 'lax' | 'strict' | 'none'
+  /** CHIPS partitioned cookie. Default `false`. */
+  partitioned?: boolean
+  /** Persistent cookie (Expires/Max-Age = session expiry) unless `rememberMe(false)`. Default `true`. */
+  persist?: boolean
+}
+
+/** Minimal logger; `console` fits. */
+export interface Logger {
+  warn(message: string, detail?: unknown): void
+  error(message: string, detail?: unknown): void
+}
+
+/**
+ * Answers a request whose session could not be loaded or saved (Node http and the
+ * default of the adapters without an error path of their own). Default: log the error
+ * and answer 500 with no detail.
+ */
+export type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse) => void
+
+/** Options of `new SessionManager(options)`. Every one is optional. */
+export interface SessionManagerOptions<Data extends Record<string, unknown> = Record<string, unknown>> {
+  /** Where sessions live. Default: a new `MemoryStore`. */
+  store?: Store
+  /** Absolute limit from creation: ms or a duration like `'24h'`. Default `'24h'`. */
+  lifetime?: number | string
+  /** Sliding expiry after the last request, never past `lifetime`. Default: none. */
+  idleTimeout?: number | string
+  /** Store key prefix; managers with different prefixes never collide. Default `'session:'`. */
+  prefix?: string
+  cookie?: CookieOptions
+  /** Default `'cookie'`. */
+  transport?: Transport
+  /** Response header that carries a new token for `transport` `'header'`/`'both'`. Default `'session-token'`. */
+  tokenHeader?: string
+  /** Believe `X-Forwarded-Proto` for `cookie.secure: 'auto'`. Default `false`. */
+  trustProxy?: boolean
+  /** Store sha256(token) instead of the token. Default `true`. */
+  hashTokenInStore?: boolean
+  /** Default: {@link jsonCodec}. */
+  codec?: Codec
+  /** Largest encoded session in bytes; larger commits fail with `TooLargeError`. Default: no limit. */
+  maxSize?: number
+  /** A zod schema of the session's values: types put/get and validates data on load. */
+  schema?: z.ZodType<Data>
+  /** What a store failure does to a request: `'fail'` (default, error handler) or `'anonymous'`. */
+  onStoreError?: 'fail' | 'anonymous'
+  /** See {@link ErrorHandler}. */
+  errorHandler?: ErrorHandler
+  /** A store call slower than this fails with `ERR_STORE_TIMEOUT`. Default 5000 ms. */
+  storeTimeout?: number | string
+  /** Versioned-commit retries on conflict before giving up. Default 10. */
+  commitRetries?: number
+  /** Default `console`. */
+  logger?: Logger
+  /**
+   * Sign tokens in transit (`token.kid.mac`): forged cookies are refused before any
+   * store call. Keys of 32+ random bytes; the first signs, all verify (rotation).
+   */
+  signingKeys?: SigningKey[]
+  /** A login evicts the user's other sessions (the newest login wins a race). Default `false`. */
+  singleSession?: boolean
+  /** Loads the info `manager.user(ctx)` returns for a user id; cached next to the sessions. */
+  loadUser?: (userId: string) => unknown
+  /** How long cached user info stays fresh. Default `'5m'`. */
+  userCacheTtl?: number | string
+  /**
+   * After `login`/`renewToken`, the old token stays readable (never writable) this
+   * long, so a page's parallel requests do not fail mid-login. Default: off (OWASP
+   * wants the old id dead at once).
+   */
+  renewGrace?: number | string
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+const isFn = (v: unknown) => typeof v === 'function'
+
+const duration = (what: string) =>
+  z
+    .union([z.number(), z.string()], { error: `expected ${what}` })
+    .transform((v, ctx) => {
+      const ms = parseDuration(v)
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${JSON.stringify(v)}` })
+        return z.NEVER
+      }
+      return ms
+    })
+
+const durationText = "a positive number of ms or a duration like '30m' or '24h'"
+
+const schema = z.strictObject({
+  store: z
+    .custom<Store>(
+      (s) =>
+        s !== null &&
+        typeof s === 'object' &&
+        ['find', 'commit', 'delete'].every((m) => isFn((s as Record<string, unknown>)[m])),
+      { error: 'expected a Store (an object with find, commit and delete methods)' },
+    )
+    .optional(),
+  lifetime: duration(durationText).default(86_400_000),
+  idleTimeout: duration(durationText).optional(),
+  prefix: z.string({ error: 'expected a string' }).default('session:'),
+  cookie: z
+    .strictObject({
+      name: z.string().regex(COOKIE_NAME, { error: 'expected a cookie name (RFC 6265 token)' }).default('session'),
+      domain: z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'expected a domain name' }).optional(),
+      path: z.string().regex(/^\/[^;\s]*$/, { error: "expected a path starting with '/'" }).default('/'),
+      httpOnly: z.boolean({ error: 'expected a boolean' }).default(true),
+      secure: z.union([z.boolean(), z.literal('auto')], { error: "expected true, false or 'auto'" }).default('auto'),
+      sameSite: z.enum(['lax', 'strict', 'none'], { error: "expected 'lax', 'strict' or 'none'" }).default('lax'),
+      partitioned: z.boolean({ error: 'expected a boolean' }).default(false),
+      persist: z.boolean({ error: 'expected a boolean' }).default(true),
+    })
+    .default({
+      name: 'session',
+      path: '/',
+      httpOnly: true,
+      secure: 'auto',
+      sameSite: 'lax',
+      partitioned: false,
+      persist: true,
+    })
+    .refine((c) => c.sameSite !== 'none' || c.secure !== false, {
+      error: "sameSite 'none' requires secure (true or 'auto')",
+    }),
+  transport: z.enum(['cookie', 'header', 'both'], { error: "expected 'cookie', 'header' or 'both'" }).default('cookie'),
+  tokenHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, { error: 'expected a header name' })
+    .transform((s) => s.toLowerCase())
+    .default('session-token'),
+  trustProxy: z.boolean({ error: 'expected a boolean' }).default(false),
+  hashTokenInStore: z.boolean({ error: 'expected a boolean' }).default(true),
+  codec: z
+    .custom<Codec>((c) => c !== null && typeof c === 'object' && isFn((c as Codec).encode) && isFn((c as Codec).decode), {
+      error: 'expected a codec with encode and decode',
+    })
+    .default(jsonCodec),
+  maxSize: z.number({ error: 'expected a number of bytes' }).int().positive().optional(),
+  schema: z
+    .custom<z.ZodType>((s) => s instanceof z.ZodType, { error: 'expected a zod schema' })
+    .optional(),
+  onStoreError: z.enum(['fail', 'anonymous'], { error: "expected 'fail' or 'anonymous'" }).default('fail'),
+  errorHandler: z.custom<ErrorHandler>(isFn, { error: 'expected a function' }).optional(),
+  storeTimeout: duration(durationText).default(5000),
+  commitRetries: z.number({ error: 'expected a whole number' }).int().min(0).max(1000).default(10),
+  logger: z
+    .custom<Logger>((l) => l !== null && typeof l === 'object' && isFn((l as Logger).warn) && isFn((l as Logger).error), {
+      error: 'expected a logger with warn and error',
+    })
+    .default(console),
+  now: z.custom<() => number>(isFn, { error: 'expected a function' }).default(() => Date.now),
+  singleSession: z.boolean({ error: 'expected a boolean' }).default(false),
+  loadUser: z.custom<(userId: string) => unknown>(isFn, { error: 'expected a function' }).optional(),
+  userCacheTtl: duration(durationText).default(300_000),
+  renewGrace: duration(durationText).optional(),
+  signingKeys: signingKeysSchema.optional(),
+})
+
+/** Options after defaults and validation. */
+export type ResolvedConfig = z.output<typeof schema>
+
+/**
+ * Validate `options` and merge defaults. Throws one `ConfigError` naming every bad
+ * option and what was expected.
+ */
+export function resolveConfig(options: unknown): Readonly<ResolvedConfig> {
+  const parsed = schema.safeParse(options ?? {})
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path.join('.')
+      return issue.code === 'unrecognized_keys'
+        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')}`
+        : `option ${path || '(options)'}: ${issue.message}`
+    })
+    throw new ConfigError(`invalid SessionManager options: ${problems.join('; ')}`)
+  }
+  const config = parsed.data
+  if (config.idleTimeout !== undefined && config.idleTimeout > config.lifetime) {
+    throw new ConfigError('invalid SessionManager options: option idleTimeout: must not exceed lifetime')
+  }
+  return Object.freeze({ ...config, cookie: Object.freeze({ ...config.cookie }) })
+}

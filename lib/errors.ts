@@ -1,0 +1,88 @@
+/**
+ * Stable error codes. Tests and applications match on these, never on messages.
+ */
+export type SessionErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_STORE'
+  | 'ERR_STORE_TIMEOUT'
+  | 'ERR_CODEC'
+  | 'ERR_TOO_LARGE'
+  | 'ERR_NO_SESSION'
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_CONFLICT'
+
+/**
+ * The one base error of session-manager: a stable `code`, a message for humans and
+ * the underlying `cause` when there is one.
+ *
+ * @example
+ * ```ts
+ * try { new SessionManager({ lifetime: -1 }) }
+ * catch (err) { if (err instanceof SessionError && err.code === 'ERR_CONFIG') … }
+ * ```
+ */
+export class SessionError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: SessionErrorCode
+
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** A bad option given to a constructor; thrown at construction, never per request. */
+export class ConfigError extends SessionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options)
+  }
+}
+
+/**
+ * A store call failed or timed out. Carries the store's name so the error handler and
+ * the logs say which backend broke.
+ */
+export class StoreError extends SessionError {
+  /** Name of the failing store (its class name unless it says otherwise). */
+  readonly store: string
+  /** The store operation that failed: `find`, `commit`, `delete`, … */
+  readonly operation: string
+
+  constructor(
+    store: string,
+    operation: string,
+    options: { cause?: unknown; timeout?: boolean } = {},
+  ) {
+    super(
+      options.timeout === true ? 'ERR_STORE_TIMEOUT' : 'ERR_STORE',
+      options.timeout === true
+        ? `session store ${store} did not answer ${operation} in time`
+        : `session store ${store} failed on ${operation}`,
+      { cause: options.cause },
+    )
+    this.store = store
+    this.operation = operation
+  }
+}
+
+/** Session data could not be encoded, or stored bytes could not be decoded. */
+export class CodecError extends SessionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CODEC', message, options)
+  }
+}
+
+/** An encoded session (or a sealed cookie) is over the configured size limit. */
+export class TooLargeError extends SessionError {
+  /** Encoded size in bytes. */
+  readonly size: number
+  /** The limit that was exceeded, in bytes. */
+  readonly limit: number
+
+  constructor(size: number, limit: number, what = 'encoded session') {
+    super('ERR_TOO_LARGE', `${what} is ${size} bytes, over the limit of ${limit}`)
+    this.size = size
+    this.limit = limit
+  }
+}

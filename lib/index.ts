@@ -1,0 +1,52 @@
+export { SessionManager, type SessionContext, type SessionManagerEvents } from './manager.js'
+export { Session, type SessionStatus, type Change } from './session.js'
+export type { SessionInfo } from './users.js'
+export type {
+  SessionManagerOptions,
+  CookieOptions,
+  Transport,
+  Logger,
+  ErrorHandler,
+  ResolvedConfig,
+} from './config.js'
+export type { CommitResult, CorruptEvent } from './lifecycle.js'
+export {
+  type Store,
+  type VersionedStore,
+  type VersionedEntry,
+  type TouchStore,
+  type UserIndexStore,
+  type SealingStore,
+  isSealing,
+  isVersioned,
+  canTouch,
+  hasUserIndex,
+  canIterate,
+  storeName,
+} from './store.js'
+export { type Codec, type SessionRecord, jsonCodec } from './codec.js'
+export {
+  SessionError,
+  ConfigError,
+  StoreError,
+  CodecError,
+  TooLargeError,
+  type SessionErrorCode,
+} from './errors.js'
+export { generateToken, isToken, hashToken, TOKEN_LENGTH } from './token.js'
+export { readCookies, serializeCookie, expireCookie, type CookieAttributes } from './cookie.js'
+export { parseDuration } from './duration.js'
+export { Signer, type SigningKey } from './signing.js'
+export {
+  type RequestInfo,
+  type HeaderTarget,
+  requestInfo,
+  readToken,
+  responseHeaders,
+  applyHeaders,
+  setSessionHeaders,
+  isSecure,
+} from './http.js'
+export { holdResponse, type Hold, type HoldHooks } from './hold.js'
+export { answerError, nodeHandler, type NodeHandler, type ServeHost } from './serve.js'
+export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'

@@ -1,0 +1,365 @@
+import { CommitChain } from './chain.js'
+import type { SessionRecord } from './codec.js'
+import type { ResolvedConfig } from './config.js'
+import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
+import { Session } from './session.js'
+import { Signer } from './signing.js'
+import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
+import { generateToken, hashToken, isToken } from './token.js'
+
+/** What a commit asks of the response. */
+export interface CommitResult {
+  /** `set`: send the (new or refreshed) token; `expire`: drop it; `none`: leave it. */
+  action: 'none' | 'set' | 'expire'
+  /** The token to send when `action` is `set`. */
+  token?: string | undefined
+  /** Cookie expiry for a persistent cookie; undefined for a browser-session cookie. */
+  expires?: Date | undefined
+}
+
+/** A stored session was undecodable (or failed the schema); the request went on without it. */
+export interface CorruptEvent {
+  key: string
+  error: unknown
+}
+
+const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
+
+/** Longest sealed cookie value accepted or produced (name=value stays under 4 KB). */
+const SEALED_LIMIT = 4000
+const SEALED_SHAPE = /^[A-Za-z0-9_.-]+$/
+
+/** Idle expiry is extended once it has fallen this fraction of `idleTimeout` behind. */
+const TOUCH_FRACTION = 0.1
+
+/**
+ * The load-and-save lifecycle: everything that talks to the store. Internal; the
+ * manager is the public face.
+ */
+export class Lifecycle {
+  readonly chain = new CommitChain()
+  readonly name: string
+  /** Runs after every successful save (the user index hooks in here). */
+  afterSave: ((session: Session, key: string) => Promise<void>) | undefined
+  /** Set when tokens are signed in transit. */
+  readonly signer: Signer | undefined
+  /** Set when the store seals sessions into the cookie. */
+  readonly sealing: SealingStore | undefined
+
+  constructor(
+    readonly config: Readonly<ResolvedConfig>,
+    readonly store: Store,
+    readonly report: (event: CorruptEvent) => void,
+  ) {
+    this.name = storeName(store)
+    this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
+    this.sealing = isSealing(store) ? store : undefined
+  }
+
+  /** The token inside a cookie or header value, or undefined (no store call is ever made for junk). */
+  fromWire(value: string): string | undefined {
+    if (this.sealing !== undefined) {
+      return value.length <= SEALED_LIMIT && SEALED_SHAPE.test(value) ? value : undefined
+    }
+    const token = this.signer === undefined ? value : this.signer.verify(value)
+    return isToken(token) ? token : undefined
+  }
+
+  /** What travels in the cookie or header for `token`. */
+  toWire(token: string): string {
+    return this.signer === undefined ? token : this.signer.sign(token)
+  }
+
+  /** The store key of `token`. */
+  keyOf(token: string): string {
+    return this.config.prefix + (this.config.hashTokenInStore ? hashToken(token) : token)
+  }
+
+  /** A fresh, empty, uncommitted session. */
+  fresh(): Session {
+    const now = this.config.now()
+    const deadline = now + this.config.lifetime
+    return new Session({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
+  }
+
+  /**
+   * Load the session of `token`. A malformed token, a missing, expired or corrupt
+   * session: a fresh one (malformed tokens cost no store call). Store failures throw.
+   */
+  async load(token: string | undefined): Promise<Session> {
+    if (this.sealing !== undefined) return this.#open(token)
+    if (!isToken(token)) return this.fresh()
+    const key = this.keyOf(token)
+    const session = await this.loadKey(key)
+    if (!session.isNew) session.token = token
+    return session
+  }
+
+  /** Load by store key (for `iterate` and `mergeSession`). */
+  async loadKey(key: string): Promise<Session> {
+    const loadedAt = this.chain.seq
+    this.chain.hold(key)
+    let entry: { data: Uint8Array; version?: string; expiry?: Date } | undefined
+    try {
+      entry = isVersioned(this.store)
+        ? await this.call('find', this.store.findVersioned(key))
+        : await this.call('find', this.store.find(key)).then((data) => data && { data })
+    } catch (err) {
+      this.chain.release(key)
+      throw err
+    }
+    const record = entry && this.decode(key, entry.data)
+    const now = this.config.now()
+    const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
+    if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) {
+      this.chain.release(key)
+      return this.fresh()
+    }
+    const session = new Session(record)
+    session.storeKey = key
+    session.version = entry?.version
+    session.loadedAt = loadedAt
+    if (expiry !== undefined) session.expiry = expiry
+    return session
+  }
+
+  /** Load from a sealed cookie: the seal checks tamper and key; the record, expiry. */
+  async #open(value: string | undefined): Promise<Session> {
+    if (value === undefined || this.fromWire(value) === undefined) return this.fresh()
+    const data = await this.call('open', (this.sealing as SealingStore).open(value))
+    const record = data && this.decode('(sealed cookie)', data)
+    const now = this.config.now()
+    if (record === undefined || record.deadline <= now || record.expiry <= now) return this.fresh()
+    const session = new Session(record)
+    session.token = value
+    session.storeKey = value
+    return session
+  }
+
+  /** Seal a modified session into its new cookie value. */
+  async #seal(session: Session, sealing: SealingStore): Promise<CommitResult> {
+    const now = this.config.now()
+    const expiry = this.#expiry(now, session.deadline)
+    const record = session.toRecord(expiry, now)
+    const sealed = await this.call('commit', sealing.seal(this.#encode(record), new Date(expiry)))
+    const size = this.config.cookie.name.length + 1 + sealed.length
+    if (size > SEALED_LIMIT) throw new TooLargeError(size, SEALED_LIMIT, 'sealed session cookie')
+    session.token = sealed
+    session.storeKey = sealed
+    session.expiry = expiry
+    if (this.afterSave !== undefined) await this.afterSave(session, sealed)
+    return this.#result(session, sealed)
+  }
+
+  /** Decode stored bytes; undefined (and reported) when they are not a valid session. */
+  decode(key: string, data: Uint8Array): SessionRecord | undefined {
+    try {
+      const record = this.config.codec.decode(data)
+      if (this.config.schema !== undefined) {
+        const check = this.config.schema.safeParse(Object.fromEntries(record.values))
+        if (!check.success) throw new CodecError('stored session does not match the schema', { cause: check.error })
+      }
+      return record
+    } catch (error) {
+      this.report({ key, error })
+      return undefined
+    }
+  }
+
+  /**
+   * The token of a session, minted on first need for a new one. A session reached by
+   * store key alone (`iterate` with hashed keys) has no token to tell: `''`.
+   */
+  ensureToken(session: Session): string {
+    if (session.storeKey === undefined && this.sealing === undefined) {
+      session.token = generateToken()
+      session.storeKey = this.keyOf(session.token)
+      if (!session.released) this.chain.hold(session.storeKey)
+    }
+    return session.token ?? ''
+  }
+
+  /** Persist `session` according to its status; say what the response must do. */
+  async commit(session: Session): Promise<CommitResult> {
+    try {
+      if (session.degraded || session.aborted) return { action: 'none' }
+      if (session.readOnly) {
+        if (session.status !== 'unmodified') {
+          this.config.logger.warn('session-manager: a change through a renewed (grace) token was not saved')
+        }
+        return { action: 'none' }
+      }
+      switch (session.status) {
+        case 'destroyed':
+          return { action: 'expire' }
+        case 'modified':
+          return await this.#save(session)
+        case 'unmodified':
+          return await this.#extend(session)
+      }
+    } finally {
+      this.release(session)
+    }
+  }
+
+  /** True when `commit` would call the store or change headers (else it is free). */
+  needsCommit(session: Session): boolean {
+    if (session.degraded || session.aborted || session.readOnly) return false
+    if (session.status !== 'unmodified') return true
+    return this.#touchTarget(session) !== undefined
+  }
+
+  /** Let go of the keys a session held in the commit chain. */
+  release(session: Session): void {
+    if (session.released) return
+    session.released = true
+    if (session.storeKey !== undefined) this.chain.release(session.storeKey)
+    if (session.renewedFrom !== undefined) this.chain.release(session.renewedFrom)
+  }
+
+  /** Delete a stored session now. */
+  async remove(key: string): Promise<void> {
+    // A sealed cookie has nothing server-side to delete; expiring the cookie is all.
+    if (this.sealing !== undefined) return
+    await this.chain.run(key, async () => {
+      await this.call('delete', this.store.delete(key))
+      this.chain.settle(key, undefined, null)
+    })
+  }
+
+  /** Run a store call with the configured timeout, failures wrapped in StoreError. */
+  async call<T>(operation: string, pending: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError(this.name, operation, { timeout: true })),
+        this.config.storeTimeout,
+      )
+    })
+    try {
+      return await Promise.race([pending, timeout])
+    } catch (err) {
+      throw err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #expiry(now: number, deadline: number): number {
+    const idle = this.config.idleTimeout
+    return idle === undefined ? deadline : Math.min(now + idle, deadline)
+  }
+
+  #result(session: Session, token: string): CommitResult {
+    const persist = session.persist ?? this.config.cookie.persist
+    return { action: 'set', token, expires: persist ? new Date(session.expiry) : undefined }
+  }
+
+  #touchTarget(session: Session): number | undefined {
+    const idle = this.config.idleTimeout
+    if (idle === undefined || session.isNew || session.token === undefined) return undefined
+    const target = this.#expiry(this.config.now(), session.deadline)
+    return target - session.expiry >= idle * TOUCH_FRACTION ? target : undefined
+  }
+
+  async #extend(session: Session): Promise<CommitResult> {
+    const target = this.#touchTarget(session)
+    if (target === undefined || session.token === undefined) return { action: 'none' }
+    if (!canTouch(this.store)) return this.#save(session)
+    const key = session.storeKey as string
+    await this.call('touch', this.store.touch(key, new Date(target)))
+    session.expiry = target
+    const result = this.#result(session, session.token)
+    // A browser-session cookie has no expiry to move: no header needed.
+    return result.expires === undefined ? { action: 'none' } : result
+  }
+
+  async #save(session: Session): Promise<CommitResult> {
+    if (this.sealing !== undefined) return this.#seal(session, this.sealing)
+    const token = this.ensureToken(session)
+    const key = session.storeKey as string
+    const saved = await this.chain.run(key, () => this.#write(session, key))
+    if (!saved) {
+      // Destroyed (or renewed) elsewhere while this request ran: it stays so. The
+      // cookie is left alone: the browser may already hold a newer one.
+      return { action: 'none' }
+    }
+    const old = session.renewedFrom
+    if (old !== undefined) {
+      const grace = this.config.renewGrace
+      if (grace === undefined) await this.remove(old)
+      else await this.#graceCopy(session, old, grace)
+    }
+    if (this.afterSave !== undefined) await this.afterSave(session, key)
+    return this.#result(session, token)
+  }
+
+  /** Leave the old key readable, never writable, for `grace` ms. */
+  async #graceCopy(session: Session, key: string, grace: number): Promise<void> {
+    const now = this.config.now()
+    const expiry = Math.min(now + grace, session.deadline)
+    const record = { ...(session.renewedState ?? session.toRecord(expiry, now)), expiry, readOnly: true }
+    await this.chain.run(key, async () => {
+      await this.call('commit', this.store.commit(key, this.#encode(record), new Date(expiry)))
+      this.chain.settle(key, undefined, record)
+    })
+  }
+
+  /** One commit, rebased and retried on conflict. False when the session is gone. */
+  async #write(session: Session, key: string): Promise<boolean> {
+    const store = this.store
+    for (let attempt = 0; attempt <= this.config.commitRetries; attempt++) {
+      const newer = this.chain.newer(key, session.loadedAt)
+      if (newer !== undefined) {
+        if (newer.record === null || newer.record.readOnly === true) return false
+        session.rebase(newer.record)
+        session.version = newer.version
+        session.loadedAt = newer.seq
+      }
+      const now = this.config.now()
+      const expiry = this.#expiry(now, session.deadline)
+      const record = session.toRecord(expiry, now)
+      const data = this.#encode(record)
+      if (!isVersioned(store)) {
+        await this.call('commit', store.commit(key, data, new Date(expiry)))
+        this.#saved(session, key, undefined, record)
+        return true
+      }
+      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version))
+      if (version !== null) {
+        this.#saved(session, key, version, record)
+        return true
+      }
+      // Conflict: another process changed it. Back off a random moment (so two busy
+      // processes stop colliding in lockstep), re-read, replay our changes, try again.
+      await backoff(attempt)
+      const entry = await this.call('find', store.findVersioned(key))
+      if (entry === undefined) return false
+      const fresh = this.decode(key, entry.data)
+      if (fresh?.readOnly === true) return false
+      if (fresh !== undefined) session.rebase(fresh)
+      session.version = entry.version
+      session.loadedAt = this.chain.seq
+    }
+    throw new SessionError('ERR_CONFLICT', `session kept changing under ${this.config.commitRetries} retries`)
+  }
+
+  #saved(session: Session, key: string, version: string | undefined, record: SessionRecord): void {
+    session.version = version
+    session.expiry = record.expiry
+    this.chain.settle(key, version, { ...record, values: new Map(record.values) })
+  }
+
+  #encode(record: SessionRecord): Uint8Array {
+    let data: Uint8Array
+    try {
+      data = this.config.codec.encode(record)
+    } catch (cause) {
+      throw cause instanceof CodecError ? cause : new CodecError('session could not be encoded', { cause })
+    }
+    const limit = this.config.maxSize
+    if (limit !== undefined && data.length > limit) throw new TooLargeError(data.length, limit)
+    return data
+  }
+}

@@ -1,0 +1,417 @@
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { z } from 'zod'
+import { MemoryStore } from '../stores/memory.js'
+import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
+import { ConfigError, SessionError, StoreError } from './errors.js'
+import { readToken, type RequestInfo, responseHeaders } from './http.js'
+import { nodeHandler } from './serve.js'
+import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
+import { Session, type SessionStatus } from './session.js'
+import { canIterate, hasUserIndex, type Store } from './store.js'
+import { isToken, TOKEN_LENGTH } from './token.js'
+import { type SessionInfo, Users } from './users.js'
+
+/**
+ * What request code hands the manager: Node's `IncomingMessage` / Express `req`,
+ * Fastify's `request`, Koa's `ctx`, or a {@link Session} from `load`.
+ */
+export type SessionContext = object
+
+/** Events of the manager. `corrupt`: undecodable data; `storeError`: a failure that was absorbed. */
+export interface SessionManagerEvents {
+  corrupt: [CorruptEvent]
+  storeError: [StoreError]
+}
+
+type Key<D> = keyof D & string
+
+/**
+ * The session manager: token generation, the load-and-save lifecycle, expiry and key
+ * prefixes, over any {@link Store}. One per app (or per prefix).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { SessionManager } from 'session-manager'
+ *
+ * const sessions = new SessionManager({ lifetime: '24h', idleTimeout: '30m' })
+ * createServer(sessions.loadAndSave(async (req, res) => {
+ *   const visits = sessions.getNumber(req, 'visits') + 1
+ *   sessions.put(req, 'visits', visits)
+ *   res.end(`visit ${visits}`)
+ * })).listen(3000)
+ * ```
+ */
+export class SessionManager<
+  Data extends Record<string, unknown> = Record<string, unknown>,
+> extends EventEmitter<SessionManagerEvents> {
+  /** The validated, frozen configuration. */
+  readonly config: Readonly<ResolvedConfig>
+  /** The store in use. */
+  readonly store: Store
+  readonly #life: Lifecycle
+  readonly #users: Users
+  readonly #bound = new WeakMap<object, Session>()
+
+  /** Validates `options` (throws `ConfigError` naming each bad option). */
+  constructor(options: SessionManagerOptions<Data> = {}) {
+    super()
+    this.config = resolveConfig(options)
+    this.store = this.config.store ?? new MemoryStore()
+    this.#life = new Lifecycle(this.config, this.store, (event) => {
+      this.config.logger.warn('session-manager: undecodable session ignored', event.error)
+      this.emit('corrupt', event)
+    })
+    if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
+      throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
+    }
+    if (this.config.singleSession && !hasUserIndex(this.store)) {
+      throw new ConfigError(`invalid SessionManager options: option singleSession: ${this.#life.name} has no user index`)
+    }
+    this.#users = new Users(this.#life)
+    this.#life.afterSave = (session, key) => this.#users.afterSave(session, key)
+  }
+
+  // ---- values ---------------------------------------------------------------
+
+  /** Set `key` to `value`; the session is committed at the end of the request. */
+  put<K extends Key<Data>>(ctx: SessionContext, key: K, value: Data[K]): void {
+    this.session(ctx).put(key, value)
+  }
+
+  /**
+   * The value of `key`, or `undefined`. With a zod `schema`, the value parsed by it
+   * (`undefined` when missing or not matching).
+   */
+  get<K extends Key<Data>>(ctx: SessionContext, key: K): Data[K] | undefined
+  get<S extends z.ZodType>(ctx: SessionContext, key: string, schema: S): z.output<S> | undefined
+  get(ctx: SessionContext, key: string, schema?: z.ZodType): unknown {
+    const value = this.session(ctx).get(key)
+    if (schema === undefined || value === undefined) return value
+    const parsed = schema.safeParse(value)
+    return parsed.success ? parsed.data : undefined
+  }
+
+  /** The string at `key`, or `''`. */
+  getString(ctx: SessionContext, key: Key<Data>): string {
+    return str(this.session(ctx).get(key))
+  }
+  /** The number at `key`, or `0`. */
+  getNumber(ctx: SessionContext, key: Key<Data>): number {
+    return num(this.session(ctx).get(key))
+  }
+  /** The boolean at `key`, or `false`. */
+  getBoolean(ctx: SessionContext, key: Key<Data>): boolean {
+    return bool(this.session(ctx).get(key))
+  }
+  /** The Date at `key`, or `new Date(0)`. */
+  getDate(ctx: SessionContext, key: Key<Data>): Date {
+    return date(this.session(ctx).get(key))
+  }
+  /** The bytes at `key`, or an empty Uint8Array. */
+  getBytes(ctx: SessionContext, key: Key<Data>): Uint8Array {
+    return bytes(this.session(ctx).get(key))
+  }
+
+  /** Get and remove `key` (flash messages). */
+  pop<K extends Key<Data>>(ctx: SessionContext, key: K): Data[K] | undefined {
+    const session = this.session(ctx)
+    const value = session.get(key)
+    session.remove(key)
+    return value as Data[K] | undefined
+  }
+  /** `pop` as a string, or `''`. */
+  popString(ctx: SessionContext, key: Key<Data>): string {
+    return str(this.pop(ctx, key))
+  }
+  /** `pop` as a number, or `0`. */
+  popNumber(ctx: SessionContext, key: Key<Data>): number {
+    return num(this.pop(ctx, key))
+  }
+  /** `pop` as a boolean, or `false`. */
+  popBoolean(ctx: SessionContext, key: Key<Data>): boolean {
+    return bool(this.pop(ctx, key))
+  }
+  /** `pop` as a Date, or `new Date(0)`. */
+  popDate(ctx: SessionContext, key: Key<Data>): Date {
+    return date(this.pop(ctx, key))
+  }
+  /** `pop` as bytes, or an empty Uint8Array. */
+  popBytes(ctx: SessionContext, key: Key<Data>): Uint8Array {
+    return bytes(this.pop(ctx, key))
+  }
+
+  /** Remove `key` (a no-op, and no commit, when it is absent). */
+  remove(ctx: SessionContext, key: Key<Data>): void {
+    this.session(ctx).remove(key)
+  }
+  /** Remove every value; token and deadline stay. */
+  clear(ctx: SessionContext): void {
+    this.session(ctx).clear()
+  }
+  /** True when `key` is set. */
+  exists(ctx: SessionContext, key: Key<Data>): boolean {
+    return this.session(ctx).has(key)
+  }
+  /** Every key, sorted. */
+  keys(ctx: SessionContext): string[] {
+    return this.session(ctx).keys()
+  }
+
+  // ---- the session itself ----------------------------------------------------
+
+  /** Delete the session from the store now and expire the cookie. A later `put` starts a new session. */
+  async destroy(ctx: SessionContext): Promise<void> {
+    const session = this.session(ctx)
+    const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
+    this.#life.release(session)
+    for (const key of keys) {
+      await this.#life.remove(key)
+      await this.#users.onDestroy(session, key)
+    }
+    const now = this.config.now()
+    session.reset(now, this.config.lifetime, this.#life.fresh().expiry)
+    session.released = false
+  }
+
+  /**
+   * Give the session a new token, keeping its data; the old token is deleted at commit.
+   * Call it at login and at any privilege change (session fixation defence).
+   */
+  async renewToken(ctx: SessionContext): Promise<void> {
+    const session = this.session(ctx)
+    if (!session.isNew && session.renewedFrom === undefined) {
+      session.renewedFrom = session.storeKey
+      // Before any login binds a user: a grace copy must not grant more than the old token had.
+      const state = session.toRecord(session.expiry, this.config.now())
+      session.renewedState = { ...state, values: new Map(state.values) }
+    }
+    else if (!session.isNew) this.#life.chain.release(session.storeKey as string)
+    session.token = undefined
+    session.storeKey = undefined
+    session.version = undefined
+    this.#life.ensureToken(session)
+    session.touchStatus()
+  }
+
+  /** Persistent cookie (`true`) or a browser-session cookie (`false`) for this session. */
+  rememberMe(ctx: SessionContext, remember: boolean): void {
+    this.session(ctx).setPersist(remember)
+  }
+
+  /** `'unmodified'`, `'modified'` or `'destroyed'`. */
+  status(ctx: SessionContext): SessionStatus {
+    return this.session(ctx).status
+  }
+
+  /** The session token (minted now for a new, modified session); `''` for an untouched new one. */
+  token(ctx: SessionContext): string {
+    const session = this.session(ctx)
+    if (session.token === undefined && session.status === 'modified') return this.#life.ensureToken(session)
+    return session.token ?? ''
+  }
+
+  /** The absolute deadline. */
+  deadline(ctx: SessionContext): Date {
+    return new Date(this.session(ctx).deadline)
+  }
+
+  /** Move the absolute deadline (may be earlier or later than the lifetime gives). */
+  setDeadline(ctx: SessionContext, deadline: Date): void {
+    this.session(ctx).setDeadline(deadline.getTime())
+  }
+
+  // ---- lifecycle without HTTP -----------------------------------------------
+
+  /**
+   * Load the session of `token` (websockets, jobs). Missing, expired or malformed:
+   * a new empty session. Pass the result as `ctx` to any method, then `commit` it.
+   */
+  load(token: string | undefined): Promise<Session> {
+    return this.#life.load(token)
+  }
+
+  /** Save a session according to its status; say what the response must do. */
+  commit(session: Session): Promise<CommitResult> {
+    return this.#life.commit(session)
+  }
+
+  /**
+   * Pull the values of the session of `token` into this one (theirs win on equal keys,
+   * the later deadline is kept), then delete that session.
+   */
+  async mergeSession(ctx: SessionContext, token: string): Promise<void> {
+    const session = this.session(ctx)
+    if (!isToken(token) || token === session.token) return
+    const other = await this.#life.load(token)
+    this.#life.release(other)
+    if (other.isNew) return
+    for (const key of other.keys()) session.put(key, other.get(key))
+    if (other.deadline > session.deadline) session.setDeadline(other.deadline)
+    await this.#life.remove(other.storeKey as string)
+  }
+
+  /**
+   * Call `fn` for every live session of this manager's prefix; a session `fn` changes
+   * is committed, one `fn` destroys is deleted.
+   */
+  async iterate(fn: (session: Session) => void | Promise<void>): Promise<void> {
+    const store = this.store
+    if (!canIterate(store)) {
+      throw new SessionError('ERR_UNSUPPORTED', `${this.#life.name} cannot list its sessions (no all())`)
+    }
+    const prefix = this.config.prefix
+    for await (const [key] of store.all(prefix)) {
+      // Only session keys (prefix + token or hash); user-info cache entries are not sessions.
+      if (key.length !== prefix.length + TOKEN_LENGTH || key.includes(':', prefix.length)) continue
+      const session = await this.#life.loadKey(key)
+      if (session.isNew) continue
+      if (!this.config.hashTokenInStore) session.token = key.slice(this.config.prefix.length)
+      await fn(session)
+      await this.#life.commit(session)
+    }
+  }
+
+  // ---- users -------------------------------------------------------------------
+
+  /**
+   * Log a user in: renew the token (fixation defence), bind the session to `userId`
+   * and add it to the user's index at commit. `meta` (user agent, IP, …) is listed
+   * by `sessionsOf`. With `singleSession`, the user's other sessions are evicted.
+   *
+   * @example
+   * ```ts
+   * await sessions.login(req, user.id, { userAgent: req.headers['user-agent'] })
+   * ```
+   */
+  async login(ctx: SessionContext, userId: string, meta: Record<string, unknown> = {}): Promise<void> {
+    if (typeof userId !== 'string' || userId === '') {
+      throw new SessionError('ERR_CONFIG', 'login needs a non-empty string user id')
+    }
+    const session = this.session(ctx)
+    await this.renewToken(session)
+    session.setUser(userId, meta, this.config.now())
+  }
+
+  /** The user id bound by `login`, or undefined. */
+  userId(ctx: SessionContext): string | undefined {
+    return this.session(ctx).user
+  }
+
+  /** Opaque id of this request's session as `sessionsOf` lists it ('' for a new one). */
+  sessionId(ctx: SessionContext): string {
+    const key = this.session(ctx).storeKey
+    return key === undefined ? '' : this.#users.sessionId(key)
+  }
+
+  /** The user's live sessions (id, times, login metadata) — never their tokens. */
+  sessionsOf(userId: string): Promise<SessionInfo[]> {
+    return this.#users.sessionsOf(userId)
+  }
+
+  /**
+   * Log a user out everywhere: delete every session of theirs, except the one of
+   * `options.except` (a request or session) when given. Resolves to the number deleted.
+   */
+  revokeUser(userId: string, options: { except?: SessionContext } = {}): Promise<number> {
+    const keep = options.except === undefined ? undefined : this.session(options.except).storeKey
+    return this.#users.revoke(userId, (key) => key !== keep)
+  }
+
+  /** End one listed session of a user; resolves to whether it existed. */
+  async revokeSession(userId: string, sessionId: string): Promise<boolean> {
+    return (await this.#users.revoke(userId, (key) => this.#users.sessionId(key) === sessionId)) > 0
+  }
+
+  /** The logged-in user's info from `loadUser`, cached next to the sessions for `userCacheTtl`. */
+  user<T = unknown>(ctx: SessionContext): Promise<T | undefined> {
+    return this.#users.info(this.session(ctx)) as Promise<T | undefined>
+  }
+
+  /** Reload and re-cache the info of these users now (e.g. after a profile change). */
+  async refreshUser(userIds: string | string[]): Promise<void> {
+    for (const id of Array.isArray(userIds) ? userIds : [userIds]) await this.#users.refresh(id)
+  }
+
+  /** Drop a user's cached info; the next `user(ctx)` loads it again. */
+  forgetUser(userId: string): Promise<void> {
+    return this.#users.forget(userId)
+  }
+
+  // ---- HTTP -------------------------------------------------------------------
+
+  /**
+   * Wrap a Node http handler: load the session before it, commit before the response
+   * leaves (Set-Cookie on that response). Store failures go to `errorHandler`.
+   */
+  loadAndSave(handler: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener {
+    return nodeHandler(this, handler)
+  }
+
+  /**
+   * For adapters: load the request's session and bind it to each of `contexts` (the
+   * objects request code will pass). Store failures throw, unless `onStoreError` is
+   * `'anonymous'`, in which case the request gets a session that is never saved.
+   */
+  async attach(contexts: object | object[], req: RequestInfo): Promise<Session> {
+    let session: Session
+    try {
+      session = await this.#life.load(readToken(req, this.config, (v) => this.#life.fromWire(v)))
+    } catch (err) {
+      if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
+      this.emit('storeError', err)
+      this.config.logger.warn('session-manager: store failed, serving without a session', err)
+      session = this.#life.fresh()
+      session.degraded = true
+    }
+    for (const ctx of Array.isArray(contexts) ? contexts : [contexts]) this.#bound.set(ctx, session)
+    return session
+  }
+
+  /** For adapters: commit and return the headers the response must carry. */
+  async finish(session: Session, req: RequestInfo): Promise<Array<[string, string]>> {
+    try {
+      return responseHeaders(await this.#life.commit(session), this.config, req, (t) => this.#life.toWire(t))
+    } catch (err) {
+      if (this.config.onStoreError === 'anonymous' && err instanceof StoreError) {
+        this.emit('storeError', err)
+        this.config.logger.warn('session-manager: store failed, session not saved', err)
+        return []
+      }
+      throw err
+    }
+  }
+
+  /** For adapters: true when `finish` has work to do (false: skip it, it is free). */
+  needsCommit(session: Session): boolean {
+    return this.#life.needsCommit(session)
+  }
+
+  /** For adapters: the request failed; never commit this session. */
+  abort(session: Session): void {
+    session.aborted = true
+    this.#life.release(session)
+  }
+
+  /** The session bound to `ctx`, or undefined when no middleware loaded one. */
+  peek(ctx: SessionContext): Session | undefined {
+    return ctx instanceof Session ? ctx : this.#bound.get(ctx)
+  }
+
+  /** The session bound to `ctx`; throws `ERR_NO_SESSION` when no middleware loaded one. */
+  session(ctx: SessionContext): Session {
+    if (ctx instanceof Session) return ctx
+    const session = this.#bound.get(ctx)
+    if (session === undefined) {
+      throw new SessionError('ERR_NO_SESSION', 'no session is loaded for this request: is the session middleware installed before this route?')
+    }
+    return session
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '')
+const num = (v: unknown) => (typeof v === 'number' ? v : 0)
+const bool = (v: unknown) => (typeof v === 'boolean' ? v : false)
+const date = (v: unknown) => (v instanceof Date ? v : new Date(0))
+const bytes = (v: unknown) => (v instanceof Uint8Array ? v : new Uint8Array(0))

@@ -1,0 +1,223 @@
+import type { SessionRecord } from './codec.js'
+
+/**
+ * What the end of a request does with a session: nothing, commit it, or expire the
+ * cookie. Set by the mutators, never guessed by comparing data.
+ */
+export type SessionStatus = 'unmodified' | 'modified' | 'destroyed'
+
+/** One recorded change, replayed onto fresher data when a versioned commit conflicts. */
+export type Change =
+  | { op: 'put'; key: string; value: unknown }
+  | { op: 'remove'; key: string }
+  | { op: 'clear' }
+  | { op: 'deadline'; value: number }
+  | { op: 'persist'; value: boolean }
+  | { op: 'user'; value: string | undefined; meta?: Record<string, unknown> | undefined; login?: number | undefined }
+
+/**
+ * One session's state for the length of a request (or of a `load`…`commit` span).
+ * Values live in a private Map, so a user key can never shadow a method. Usually
+ * reached through the manager (`manager.put(ctx, …)`); `manager.load(token)` hands
+ * one out directly, and every manager method accepts it as its `ctx`.
+ */
+export class Session {
+  #values: Map<string, unknown>
+  #status: SessionStatus = 'unmodified'
+  #changes: Change[] = []
+  /** Raw token; undefined until a new session is first committed. */
+  token: string | undefined
+  /** Store key (prefix + token or its hash); undefined for a new session. */
+  storeKey: string | undefined
+  /** Version loaded from a versioned store; undefined for a new session. */
+  version: string | undefined
+  /** Commit sequence of this process when loaded (in-process rebase). */
+  loadedAt = 0
+  created: number
+  deadline: number
+  /** Expiry the store holds for this session, ms. */
+  expiry: number
+  persist: boolean | undefined
+  user: string | undefined
+  meta: Record<string, unknown> | undefined
+  seen: number | undefined
+  login: number | undefined
+  /** The user bound when loaded (to update the user index when it changes). */
+  loadedUser: string | undefined
+  /** A grace copy of a renewed session: readable, never committed. */
+  readOnly: boolean
+  /** `manager.user(ctx)` memo for this request. */
+  userInfo: unknown
+  /** Store key to delete once the renewed session is committed. */
+  renewedFrom: string | undefined
+  /** The state when the token was renewed: what a `renewGrace` copy serves. */
+  renewedState: SessionRecord | undefined
+  /** Loaded while the store was failing (`onStoreError: 'anonymous'`): never committed. */
+  degraded = false
+  /** The request failed: do not commit. */
+  aborted = false
+  /** Its keys were let go of in the commit chain (after the first commit). */
+  released = false
+
+  constructor(record: SessionRecord) {
+    this.#values = record.values
+    this.created = record.created
+    this.deadline = record.deadline
+    this.expiry = record.expiry
+    this.persist = record.persist
+    this.user = record.user
+    this.meta = record.meta
+    this.seen = record.seen
+    this.login = record.login
+    this.loadedUser = record.user
+    this.readOnly = record.readOnly === true
+  }
+
+  /** True when this request bound or unbound a user. */
+  get userChanged(): boolean {
+    return this.#changes.some((c) => c.op === 'user')
+  }
+
+  /** True until the session has a token (never committed). */
+  get isNew(): boolean {
+    return this.storeKey === undefined
+  }
+
+  get status(): SessionStatus {
+    return this.#status
+  }
+
+  get changes(): readonly Change[] {
+    return this.#changes
+  }
+
+  get(key: string): unknown {
+    return this.#values.get(key)
+  }
+
+  has(key: string): boolean {
+    return this.#values.has(key)
+  }
+
+  keys(): string[] {
+    return [...this.#values.keys()].sort()
+  }
+
+  put(key: string, value: unknown): void {
+    this.#values.set(key, value)
+    this.#record({ op: 'put', key, value })
+  }
+
+  remove(key: string): void {
+    if (!this.#values.has(key)) return
+    this.#values.delete(key)
+    this.#record({ op: 'remove', key })
+  }
+
+  clear(): void {
+    if (this.#values.size === 0) return
+    this.#values.clear()
+    this.#record({ op: 'clear' })
+  }
+
+  setDeadline(ms: number): void {
+    this.deadline = ms
+    this.#record({ op: 'deadline', value: ms })
+  }
+
+  setPersist(persist: boolean): void {
+    this.persist = persist
+    this.#record({ op: 'persist', value: persist })
+  }
+
+  setUser(user: string | undefined, meta?: Record<string, unknown>, login?: number): void {
+    this.user = user
+    this.meta = meta
+    this.login = login
+    this.#record({ op: 'user', value: user, meta, login })
+  }
+
+  /** Mark modified without a data change (e.g. a renewed token). */
+  touchStatus(): void {
+    this.#status = 'modified'
+  }
+
+  /** Forget everything: the session was destroyed. A later put starts a new one. */
+  reset(now: number, lifetime: number, expiry: number): void {
+    this.#values = new Map()
+    this.#changes = []
+    this.#status = 'destroyed'
+    this.token = undefined
+    this.storeKey = undefined
+    this.version = undefined
+    this.renewedFrom = undefined
+    this.created = now
+    this.deadline = now + lifetime
+    this.expiry = expiry
+    this.persist = undefined
+    this.user = undefined
+    this.meta = undefined
+    this.login = undefined
+    this.userInfo = undefined
+  }
+
+  /** The record to encode now. */
+  toRecord(expiry: number, seen: number): SessionRecord {
+    return {
+      created: this.created,
+      deadline: this.deadline,
+      expiry,
+      persist: this.persist,
+      user: this.user,
+      meta: this.meta,
+      seen,
+      login: this.login,
+      values: this.#values,
+    }
+  }
+
+  /**
+   * Replay this request's changes onto `base` (fresher data of the same session) and
+   * adopt the result: the heart of "no lost updates".
+   */
+  rebase(base: SessionRecord): void {
+    const values = new Map(base.values)
+    let { deadline, persist, user, meta, login } = base
+    for (const change of this.#changes) {
+      switch (change.op) {
+        case 'put':
+          values.set(change.key, change.value)
+          break
+        case 'remove':
+          values.delete(change.key)
+          break
+        case 'clear':
+          values.clear()
+          break
+        case 'deadline':
+          deadline = change.value
+          break
+        case 'persist':
+          persist = change.value
+          break
+        case 'user':
+          user = change.value
+          meta = change.meta
+          login = change.login
+          break
+      }
+    }
+    this.#values = values
+    this.created = base.created
+    this.deadline = deadline
+    this.persist = persist
+    this.user = user
+    this.meta = meta
+    this.login = login
+  }
+
+  #record(change: Change): void {
+    this.#changes.push(change)
+    this.#status = 'modified'
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The Store contract. A store persists opaque session bytes under a key until an
+ * expiry; the manager owns everything else (tokens, encoding, lifetimes, cookies).
+ *
+ * Keys arrive already prefixed (and, by default, hashed): a store never needs to
+ * know about tokens. Data is binary; a store must give back exactly the bytes it was
+ * given. All methods may reject; the manager wraps the rejection in a `StoreError`.
+ *
+ * @example A minimal store (last-write-wins, no optional capabilities)
+ * ```ts
+ * const map = new Map<string, { data: Uint8Array; expiry: number }>()
+ * const store: Store = {
+ *   async find(key) {
+ *     const hit = map.get(key)
+ *     return hit && hit.expiry > Date.now() ? hit.data : undefined
+ *   },
+ *   async commit(key, data, expiry) { map.set(key, { data, expiry: expiry.getTime() }) },
+ *   async delete(key) { map.delete(key) },
+ * }
+ * ```
+ */
+export interface Store {
+  /** The bytes stored under `key`, or `undefined` when missing or expired. */
+  find(key: string): Promise<Uint8Array | undefined>
+  /** Store `data` under `key` until `expiry`, replacing whatever was there. */
+  commit(key: string, data: Uint8Array, expiry: Date): Promise<void>
+  /** Remove `key`. Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>
+  /**
+   * Every live entry whose key starts with `prefix`, streamed (never the whole
+   * keyspace in memory). Optional: without it `manager.iterate` is refused.
+   */
+  all?(prefix: string): AsyncIterable<[key: string, data: Uint8Array]>
+  /** Release timers and resources the store itself created (never the user's client). */
+  close?(): Promise<void>
+  /** Name used in errors and logs; defaults to the constructor's name. */
+  readonly name?: string
+}
+
+/** What `findVersioned` returns for a live entry. */
+export interface VersionedEntry {
+  data: Uint8Array
+  /** Opaque version; changes on every successful commit (not on `touch`). */
+  version: string
+  /** The entry's current expiry, when the store knows it (it makes `touch` decisions exact). */
+  expiry?: Date
+}
+
+/**
+ * Optimistic concurrency: the capability behind "no lost updates".
+ */
+export interface VersionedStore extends Store {
+  /** Like `find`, with the entry's version (and expiry when known). */
+  findVersioned(key: string): Promise<VersionedEntry | undefined>
+  /**
+   * Commit only if the entry's current version is `version`; when `version` is
+   * `undefined`, commit only if no live entry exists. Resolves to the new version, or
+   * `null` on conflict (the entry was changed, deleted or created meanwhile) — in which
+   * case nothing was written.
+   */
+  commitIfVersion(
+    key: string,
+    data: Uint8Array,
+    expiry: Date,
+    version: string | undefined,
+  ): Promise<string | null>
+}
+
+/** Cheap idle extension: move the expiry without rewriting the data or the version. */
+export interface TouchStore extends Store {
+  /** Set the expiry of a live entry; a missing entry stays missing. */
+  touch(key: string, expiry: Date): Promise<void>
+}
+
+/**
+ * The user index: which sessions belong to which user, for "log out everywhere".
+ * `user` is an opaque string the manager has already scoped by its prefix.
+ */
+export interface UserIndexStore extends Store {
+  /**
+   * Record that session `key` belongs to `user` until `expiry` (the session's absolute
+   * deadline). The session entry itself is committed before this is called.
+   */
+  addToUser(user: string, key: string, expiry: Date): Promise<void>
+  /**
+   * Keys of the user's sessions. Every live one is listed; entries past their expiry
+   * are pruned and not listed. A key deleted without `removeFromUser` may still be
+   * listed (callers check that the session exists).
+   */
+  listUser(user: string): Promise<string[]>
+  /** Forget that `key` belongs to `user`; missing entries are not an error. */
+  removeFromUser(user: string, key: string): Promise<void>
+}
+
+/**
+ * A store whose "token" is the sealed session itself (the cookie store): nothing is
+ * kept server-side. The manager seals on commit and opens on load instead of calling
+ * find/commit, skips the random-token shape check, and leaves size, tamper and expiry
+ * checks to the seal.
+ */
+export interface SealingStore extends Store {
+  readonly sealing: true
+  /** Seal `data` until `expiry` into a cookie-safe string. */
+  seal(data: Uint8Array, expiry: Date): Promise<string>
+  /** The data sealed in `value`; undefined when tampered, expired or sealed with an unknown key. */
+  open(value: string): Promise<Uint8Array | undefined>
+}
+
+/** True when `store` is a {@link SealingStore}. */
+export function isSealing(store: Store): store is SealingStore {
+  const s = store as Partial<SealingStore>
+  return s.sealing === true && typeof s.seal === 'function' && typeof s.open === 'function'
+}
+
+/** True when `store` implements `findVersioned` and `commitIfVersion`. */
+export function isVersioned(store: Store): store is VersionedStore {
+  const s = store as Partial<VersionedStore>
+  return typeof s.findVersioned === 'function' && typeof s.commitIfVersion === 'function'
+}
+
+/** True when `store` implements `touch`. */
+export function canTouch(store: Store): store is TouchStore {
+  return typeof (store as Partial<TouchStore>).touch === 'function'
+}
+
+/** True when `store` implements the user index. */
+export function hasUserIndex(store: Store): store is UserIndexStore {
+  const s = store as Partial<UserIndexStore>
+  return (
+    typeof s.addToUser === 'function' &&
+    typeof s.listUser === 'function' &&
+    typeof s.removeFromUser === 'function'
+  )
+}
+
+/** True when `store` can list its entries (`all`). */
+export function canIterate(
+  store: Store,
+): store is Store & Required<Pick<Store, 'all'>> {
+  return typeof store.all === 'function'
+}
+
+/** The name a store goes by in errors. */
+export function storeName(store: Store): string {
+  return store.name ?? store.constructor?.name ?? 'Store'
+}
