@@ -1,0 +1,47 @@
+/**
+ * Reaching the real servers that scripts/ starts. Outside CI an unreachable server
+ * skips the file with a loud message; with CI=true it fails, because a missing service
+ * must never pass silently.
+ */
+import type { Test } from 'tap'
+
+/** True in CI (`CI=true`), where every service must be there. */
+export const inCI = process.env.CI === 'true'
+
+/**
+ * Run `probe` (bounded by `timeoutMs`); when it fails, fail `t` in CI or skip the
+ * whole file elsewhere. Resolves to whether the service answered.
+ *
+ * @example
+ * ```ts
+ * if (!(await reachable(t, 'redis at 127.0.0.1:6379', () => client.ping()))) process.exit()
+ * ```
+ */
+export async function reachable(
+  t: Test,
+  what: string,
+  probe: () => Promise<unknown>,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)
+      }),
+    ])
+    return true
+  } catch (err) {
+    const message = `${what} is not reachable (${(err as Error).message}); start it with \`npm run services\``
+    if (inCI) {
+      t.fail(message)
+    } else {
+      console.error(`\n!!! SKIPPING: ${message}\n`)
+      t.plan(0, message)
+    }
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
+}

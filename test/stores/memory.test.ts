@@ -1,0 +1,48 @@
+import t from 'tap'
+import { MemoryStore } from '../../stores/memory.js'
+import { storeContract } from '../store-contract.js'
+
+storeContract(t, {
+  name: 'MemoryStore',
+  make: () => new MemoryStore({ sweepInterval: 50 }),
+  teardown: (store) => store.close?.(),
+  expiryWait: 500,
+})
+
+t.test('MemoryStore sweeps expired entries and stays within maxEntries', async (t) => {
+  let clock = 1_000_000
+  const store = new MemoryStore({ sweepInterval: 0, maxEntries: 100, now: () => clock })
+  const bytes = new Uint8Array([1])
+  for (let i = 0; i < 50; i++) await store.commit(`short:${i}`, bytes, new Date(clock + 1000))
+  for (let i = 0; i < 50; i++) await store.commit(`long:${i}`, bytes, new Date(clock + 60_000))
+  t.equal(store.size, 100)
+  clock += 2000
+  store.sweep()
+  t.equal(store.size, 50, 'a sweep drops the expired half')
+  for (let i = 0; i < 80; i++) await store.commit(`more:${i}`, bytes, new Date(clock + 60_000))
+  t.equal(store.size, 100, 'never more than maxEntries')
+  t.equal(await store.find('long:0'), undefined, 'the least recently written were evicted first')
+  t.ok(await store.find('more:79'), 'the newest are kept')
+})
+
+t.test('MemoryStore: a stored value is a copy of the caller\'s buffer', async (t) => {
+  const store = new MemoryStore({ sweepInterval: 0 })
+  const data = new Uint8Array([1, 2, 3])
+  await store.commit('k', data, new Date(Date.now() + 60_000))
+  data[0] = 9
+  t.same([...((await store.find('k')) ?? [])], [1, 2, 3])
+})
+
+t.test('MemoryStore timer never keeps the process alive; close stops it', async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const script = `import { MemoryStore } from '${new URL('../../stores/memory.ts', import.meta.url).pathname}'
+    new MemoryStore({ sweepInterval: 10 }); console.log('done')`
+  const started = Date.now()
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
+  t.equal(run.stdout.trim(), 'done')
+  t.equal(run.status, 0, 'the process exited on its own')
+  t.ok(Date.now() - started < 20_000)
+  const store = new MemoryStore({ sweepInterval: 10 })
+  await store.close()
+  t.pass('close resolves')
+})
