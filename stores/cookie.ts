@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto'
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose'
+import { z } from 'zod'
+import { ConfigError, SessionError } from '../lib/errors.js'
+import type { SealingStore } from '../lib/store.js'
+
+/** A 32-byte key: bytes, or base64url/base64/hex text of 32 bytes. */
+export type CookieKey = Uint8Array | string
+
+/** Options of {@link CookieStore}. */
+export interface CookieStoreOptions {
+  /** 32-byte secrets. The first seals; every one opens, so keys rotate without logouts. */
+  keys: CookieKey[]
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+function toBytes(key: CookieKey): Uint8Array | undefined {
+  if (key instanceof Uint8Array) return key
+  for (const encoding of ['base64url', 'base64', 'hex'] as const) {
+    const bytes = Buffer.from(key, encoding)
+    if (bytes.length === 32 && bytes.toString(encoding).replace(/=+$/, '') === key.replace(/=+$/, '')) {
+      return new Uint8Array(bytes)
+    }
+  }
+  return undefined
+}
+
+const keySchema = z
+  .custom<CookieKey>((k) => typeof k === 'string' || k instanceof Uint8Array, {
+    error: 'expected 32 bytes, as a Uint8Array or base64url, base64 or hex text',
+  })
+  .transform((k, ctx) => {
+    const bytes = toBytes(k)
+    if (bytes === undefined || bytes.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly 32 bytes (256 bits), as a Uint8Array or base64url, base64 or hex text' })
+      return z.NEVER
+    }
+    if (new Set(bytes).size < 10) {
+      ctx.addIssue({ code: 'custom', message: 'a key must be random, not a repeated pattern' })
+      return z.NEVER
+    }
+    return bytes
+  })
+
+const optionsSchema = z.strictObject({
+  keys: z.array(keySchema, { error: 'expected a list of 32-byte keys' }).min(1, { error: 'expected at least one key' }),
+  now: z.custom<() => number>((f) => typeof f === 'function', { error: 'expected a function' }).default(() => Date.now),
+})
+
+/**
+ * Stateless sessions: the encoded session travels sealed in the cookie itself, as a
+ * JWE (`dir` + `A256GCM`: authenticated encryption, so it is both secret and
+ * tamper-proof) with a key id. Keys rotate: put a new key first, keep the old ones
+ * until their cookies expire, then drop them. The expiry is sealed inside the
+ * protected header and enforced on open, whatever the browser keeps sending.
+ *
+ * What cannot hold without server state is refused: revoking a session before it
+ * expires, the user index (`sessionsOf`, `revokeUser`, `singleSession`) and
+ * `iterate`. See docs/security.md.
+ *
+ * @example
+ * ```ts
+ * import { randomBytes } from 'node:crypto'
+ * const store = new CookieStore({ keys: [process.env.SESSION_KEY ?? randomBytes(32)] })
+ * const sessions = new SessionManager({ store, lifetime: '7d' })
+ * ```
+ */
+export class CookieStore implements SealingStore {
+  readonly name = 'CookieStore'
+  readonly sealing = true
+  readonly #keys: ReadonlyMap<string, Uint8Array>
+  readonly #current: { kid: string; key: Uint8Array }
+  readonly #now: () => number
+
+  constructor(options: CookieStoreOptions) {
+    const parsed = optionsSchema.safeParse(options)
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `option ${i.path.join('.') || '(options)'}: ${i.message}`)
+      throw new ConfigError(`invalid CookieStore options: ${problems.join('; ')}`)
+    }
+    const keys = parsed.data.keys.map((key) => ({ kid: createHash('sha256').update(key).digest('base64url').slice(0, 8), key }))
+    this.#keys = new Map(keys.map((k) => [k.kid, k.key]))
+    this.#current = keys[0] as { kid: string; key: Uint8Array }
+    this.#now = parsed.data.now
+  }
+
+  async seal(data: Uint8Array, expiry: Date): Promise<string> {
+    return new CompactEncrypt(data)
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: this.#current.kid, exp: expiry.getTime() })
+      .encrypt(this.#current.key)
+  }
+
+  async open(value: string): Promise<Uint8Array | undefined> {
+    let kid: unknown
+    try {
+      kid = decodeProtectedHeader(value).kid
+    } catch {
+      return undefined
+    }
+    const key = typeof kid === 'string' ? this.#keys.get(kid) : undefined
+    if (key === undefined) return undefined
+    try {
+      const { plaintext, protectedHeader } = await compactDecrypt(value, key, {
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
+      })
+      const exp = protectedHeader.exp
+      return typeof exp === 'number' && exp > this.#now() ? plaintext : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Opens `key` as a sealed value (the cookie store's keys are its cookies). */
+  find(key: string): Promise<Uint8Array | undefined> {
+    return this.open(key)
+  }
+
+  /** Refused: a cookie store is written through the manager, which seals into the cookie. */
+  async commit(): Promise<void> {
+    throw new SessionError('ERR_UNSUPPORTED', 'CookieStore keeps sessions in the cookie: commit through a SessionManager')
+  }
+
+  /** Nothing is kept server-side: a sealed cookie cannot be revoked, only expired in the browser. */
+  async delete(): Promise<void> {}
+}
