@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A Redis Sentinel group for the Redis store's failover tests, on loopback only:
+#   data nodes 127.0.0.1:6380 and :6381 (one primary, one replica; no persistence)
+#   sentinels  127.0.0.1:26380-26382, master name "sessions", quorum 2,
+#              down-after 1000 ms, failover-timeout 5000 ms
+# Files: /tmp/session-manager/redis-sentinel/<port>{.conf,.log,.pid,/}.
+# Idempotent: a healthy group exits at once, whichever node is primary (a failover test
+# leaves the roles swapped, and that is healthy). A dead node (e.g. SIGKILLed by a
+# test) is restarted as a replica of the primary the sentinels name; a dead sentinel
+# is restarted from its own rewritten config. The machine's Redis on 6379 is never
+# touched; a default sentinel that installing redis-sentinel may start is stopped.
+# Reset everything: kill the PIDs in the *.pid files, remove the directory.
+set -u
+. "$(dirname "$0")/lib-redis.sh"
+NODES="6380 6381"
+SENTINELS="26380 26381 26382"
+NAME=sessions
+DIR="$REDIS_ROOT/redis-sentinel"
+
+# The primary the sentinel on PORT names, as a port.
+named_by() { rcli "$1" sentinel get-master-addr-by-name "$NAME" | sed -n 2p; }
+# One field of SENTINEL MASTER as seen by the sentinel on PORT.
+master_field() { rcli "$1" sentinel master "$NAME" | paste - - | tr -d '\r' | awk -v k="$2" '$1 == k { print $2 }'; }
+other_node() { [ "$1" = 6380 ] && echo 6381 || echo 6380; }
+
+healthy() {
+  local s primary="" m replica
+  for s in $SENTINELS; do
+    m=$(named_by "$s")
+    [ -n "$m" ] && { [ -z "$primary" ] || [ "$primary" = "$m" ]; } || return 1
+    primary=$m
+    [ "$(master_field "$s" flags)" = master ] || return 1
+    [ "$(master_field "$s" num-other-sentinels)" = 2 ] || return 1
+  done
+  case $primary in 6380 | 6381) ;; *) return 1 ;; esac
+  replica=$(other_node "$primary")
+  [ "$(info_field "$primary" replication role)" = master ] &&
+    [ "$(info_field "$replica" replication role)" = slave ] &&
+    [ "$(info_field "$replica" replication master_port)" = "$primary" ] &&
+    [ "$(info_field "$replica" replication master_link_status)" = up ]
+}
+
+# The current primary: what a sentinel says, else a live node in the master role,
+# else the last one a sentinel wrote into its config, else 6380.
+current_primary() {
+  local s n m
+  for s in $SENTINELS; do
+    m=$(named_by "$s")
+    case $m in 6380 | 6381) echo "$m"; return ;; esac
+  done
+  for n in $NODES; do
+    [ "$(info_field "$n" replication role)" = master ] && { echo "$n"; return; }
+  done
+  for s in $SENTINELS; do
+    m=$(sed -n "s/^sentinel monitor $NAME 127.0.0.1 \([0-9]*\) .*/\1/p" "$DIR/$s.conf" 2>/dev/null)
+    case $m in 6380 | 6381) echo "$m"; return ;; esac
+  done
+  echo 6380
+}
+
+primary_moved_from() { [ "$(current_primary)" != "$1" ]; }
+
+start_sentinel() { # port primary
+  local port=$1 primary=$2 conf="$DIR/$1.conf"
+  # A sentinel's own config (rewritten by it) keeps its id and what it learnt; reuse
+  # it while it monitors the current primary, else write a fresh one.
+  if ! grep -q "^sentinel monitor $NAME 127.0.0.1 $primary " "$conf" 2>/dev/null; then
+    mkdir -p "$DIR/$port"
+    cat >"$conf" <<EOF
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $DIR/$port.pid
+logfile $DIR/$port.log
+dir $DIR/$port
+sentinel monitor $NAME 127.0.0.1 $primary 2
+sentinel down-after-milliseconds $NAME 1000
+sentinel failover-timeout $NAME 5000
+sentinel parallel-syncs $NAME 1
+EOF
+  fi
+  run_sentinel "$conf" >/dev/null || die "sentinel on $port did not start ($DIR/$port.log)"
+}
+
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && healthy; then
+  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replica, sentinels 26380-26382 (healthy)"
+  exit 0
+fi
+
+need redis-server:redis-server redis-cli:redis-tools || die "could not install redis-server and redis-tools"
+if command -v redis-sentinel >/dev/null || need redis-sentinel:redis-sentinel; then
+  stop_default_sentinel
+  run_sentinel() { redis-sentinel "$1"; }
+else
+  # The same binary runs as a sentinel with --sentinel; the package only adds a unit.
+  echo "up-redis-sentinel: redis-sentinel not installable; using redis-server --sentinel" >&2
+  run_sentinel() { redis-server "$1" --sentinel; }
+fi
+mkdir -p "$DIR"
+
+primary=$(current_primary)
+# The named primary is dead but its replica lives: let the sentinels promote the
+# replica rather than restart the primary empty (it would wipe the replica's copy).
+if ! rping "$primary" && rping "$(other_node "$primary")"; then
+  echo "up-redis-sentinel: primary $primary is down; waiting for the sentinels to fail over"
+  wait_until 20 primary_moved_from "$primary"
+  primary=$(current_primary)
+fi
+for n in $NODES; do
+  rping "$n" && continue
+  if [ "$n" = "$primary" ]; then
+    start_node "$n" sentinel </dev/null
+  else
+    echo "replicaof 127.0.0.1 $primary" | start_node "$n" sentinel
+  fi
+done
+for s in $SENTINELS; do
+  rping "$s" || start_sentinel "$s" "$primary"
+done
+
+if wait_until 30 healthy; then
+  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replica, sentinels 26380-26382 (healthy)"
+  exit 0
+fi
+show_logs sentinel $NODES $SENTINELS
+die "the sentinel group did not become healthy within 30 s"

@@ -1,0 +1,123 @@
+/**
+ * The Lua scripts of {@link RedisStore} and how they are sent. Each script touches
+ * exactly one key, so it is atomic on that key and valid on a Redis Cluster without
+ * hash tags (no multi-key command exists anywhere in the store).
+ *
+ * Session entry: a string `version (8 bytes) | expiry ms (8 bytes, float64 BE) | data`
+ * with PEXPIREAT at the expiry, so one GET reads all three. User index: a sorted set
+ * of session keys scored by their expiry (ms), itself expiring with its last member.
+ */
+import { createHash } from 'node:crypto'
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+
+/** A Lua script and its SHA1, the name Redis caches it under. */
+export interface Script {
+  readonly lua: string
+  readonly sha: string
+}
+
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
+
+/**
+ * Write an entry. ARGV: value (header + data), expiry ms, mode, expected version.
+ * Mode `set` writes unconditionally; `new` only when the key is absent; `if` only
+ * when the stored version (the first 8 bytes, read by GETRANGE without copying the
+ * data) equals the expected one. Replies 1, or nil on conflict. Redis itself drops
+ * expired keys, so "absent" includes "expired".
+ */
+export const COMMIT = script(`
+if ARGV[3] ~= 'set' then
+  local current = redis.call('GETRANGE', KEYS[1], 0, 7)
+  if ARGV[3] == 'new' and current ~= '' then return false end
+  if ARGV[3] == 'if' and current ~= ARGV[4] then return false end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`)
+
+/** Move a live entry's expiry (ARGV: 8-byte header expiry, expiry ms); never creates, keeps the version. */
+export const TOUCH = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SETRANGE', KEYS[1], 8, ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`)
+
+/** Add a member to a user index (ARGV: expiry ms, session key); the set lives as long as its last member. */
+export const ADD_USER = script(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1
+`)
+
+/** Prune members whose expiry is at or before ARGV[1] (now, ms), then list the rest. */
+export const LIST_USER = script(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`)
+
+/** An ioredis client: standalone or Sentinel-configured `Redis`, or `Cluster`. */
+export type RedisClient = Redis | Cluster
+
+/** WAIT after a write: how many replicas must acknowledge it, within how many ms. */
+export interface Wait {
+  replicas: number
+  timeout: number
+}
+
+type Arg = string | Buffer
+
+/**
+ * Send one command built by `add`, followed by WAIT on the same connection in the
+ * same round trip when `wait` is given (a Cluster pipeline goes to the node owning
+ * the command's key, so WAIT counts that node's replicas). Resolves to the command's
+ * reply; rejects when fewer replicas than asked acknowledged the write.
+ */
+export async function send(
+  client: RedisClient,
+  add: (target: ChainableCommander) => unknown,
+  wait: Wait | undefined,
+): Promise<unknown> {
+  if (wait === undefined) return add(client as unknown as ChainableCommander)
+  const pipeline = client.pipeline()
+  add(pipeline)
+  pipeline.wait(wait.replicas, wait.timeout)
+  const results = await pipeline.exec()
+  const [command, waited] = results ?? []
+  if (command === undefined || waited === undefined) throw new Error('Redis pipeline aborted')
+  if (command[0]) throw command[0]
+  if (waited[0]) throw waited[0]
+  // A conflict (nil reply) wrote nothing, so there is nothing to lose either.
+  if (command[1] === null) return null
+  const acked = Number(waited[1])
+  if (acked < wait.replicas) {
+    throw new Error(
+      `Redis WAIT: ${acked} of ${wait.replicas} replica(s) acknowledged the write within ` +
+        `${wait.timeout} ms (the primary has it; it may be lost on failover)`,
+    )
+  }
+  return command[1]
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT')
+
+/**
+ * Run `script` on `key` by EVALSHA; a server that does not have it cached yet
+ * (first call, restart, failover, another Cluster node) gets it once by EVAL.
+ */
+export async function run(
+  client: RedisClient,
+  lua: Script,
+  key: string,
+  args: Arg[],
+  wait?: Wait,
+): Promise<unknown> {
+  try {
+    return await send(client, (c) => c.evalsha(lua.sha, 1, key, ...args), wait)
+  } catch (err) {
+    if (!isNoScript(err)) throw err
+    return send(client, (c) => c.eval(lua.lua, 1, key, ...args), wait)
+  }
+}

@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import { ConfigError } from '../lib/errors.js'
+import type {
+  TouchStore,
+  UserIndexStore,
+  VersionedEntry,
+  VersionedStore,
+} from '../lib/store.js'
+import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
+
+export type { RedisClient } from './redis-scripts.js'
+export { redisClientOptions, sentinelClientOptions, clusterClientOptions } from './redis-options.js'
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Prepended to every Redis key the store writes: sessions live at
+   * `<prefix>s:<key>`, user indexes at `<prefix>u:<user>`. Default `'sm:'`.
+   */
+  prefix?: string
+  /**
+   * Replicas that must acknowledge each commit and delete (Redis `WAIT`) before it
+   * resolves; fewer within `waitTimeout` and it rejects, although the primary has
+   * applied the write. Default 0: resolve once the primary has it.
+   */
+  waitReplicas?: number
+  /** How long WAIT may block, in ms (> 0). Default 1000. */
+  waitTimeout?: number
+  /** SCAN `COUNT` hint for `all()`: keys examined per call and node. Default 250. */
+  scanCount?: number
+}
+
+const OPTIONS = new Set(['prefix', 'waitReplicas', 'waitTimeout', 'scanCount'])
+
+const integer = (name: string, value: unknown, min: number): number => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value
+  throw new ConfigError(`RedisStore: option ${name} must be an integer >= ${min}, got ${String(value)}`)
+}
+
+// Entry header: an 8-byte random version, then the expiry in ms as a float64.
+const HEADER = 16
+const expiryBytes = (expiry: Date) => {
+  const b = Buffer.alloc(8)
+  b.writeDoubleBE(expiry.getTime())
+  return b
+}
+/** The entry's version, expiry and data, or undefined when missing or past its expiry. */
+const parse = (value: Buffer | null) => {
+  if (value === null || value.length < HEADER) return undefined
+  const expiry = value.readDoubleBE(8)
+  if (!(expiry > Date.now())) return undefined
+  return { version: value.subarray(0, 8), expiry, data: value.subarray(HEADER) }
+}
+// SCAN MATCH is a glob: the caller's prefix must match literally.
+const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
+
+/**
+ * Sessions in Redis through the user's own ioredis client: a standalone `Redis`, a
+ * Sentinel-configured `Redis` (`new Redis({ sentinels, name })`) or a `Cluster`.
+ * Implements the whole contract: versions, touch, the user index and `all()`.
+ *
+ * Each entry is one string, a 16-byte header (version, expiry) and the data, that
+ * expires by PEXPIREAT, so Redis drops expired sessions itself. Every operation is
+ * one Redis command on one key: a read is GET; a commit, touch or user-index change
+ * is one EVALSHA of a script loaded once per server. With `waitReplicas` a WAIT follows in
+ * the same round trip. The store never closes or reconfigures the client.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis'
+ * import { SessionManager } from 'session-manager'
+ * import { RedisStore } from 'session-manager/stores/redis'
+ *
+ * const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+ *   maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000,
+ * })
+ * const sessions = new SessionManager({ store: new RedisStore(client, { prefix: 'myapp:' }) })
+ * ```
+ */
+export class RedisStore implements VersionedStore, TouchStore, UserIndexStore {
+  readonly name = 'RedisStore'
+  readonly #client: RedisClient
+  readonly #sessions: string
+  readonly #users: string
+  readonly #wait: Wait | undefined
+  readonly #scanCount: number
+
+  /** Validates `options`; throws `ConfigError` naming a bad one. */
+  constructor(client: Redis | Cluster, options: RedisStoreOptions = {}) {
+    const c = client as Partial<Redis> | null
+    if (c === null || typeof c !== 'object' || typeof c.getBuffer !== 'function' || typeof c.evalsha !== 'function') {
+      throw new ConfigError('RedisStore: expected an ioredis Redis or Cluster client')
+    }
+    const o = (client as { options?: { keyPrefix?: string; redisOptions?: { keyPrefix?: string } } }).options
+    if (o?.keyPrefix || o?.redisOptions?.keyPrefix) {
+      throw new ConfigError('RedisStore: the client has a keyPrefix; use the store option prefix instead')
+    }
+    for (const name of Object.keys(options)) {
+      if (!OPTIONS.has(name)) throw new ConfigError(`RedisStore: unknown option ${name}`)
+    }
+    const prefix = options.prefix ?? 'sm:'
+    if (typeof prefix !== 'string') throw new ConfigError('RedisStore: option prefix must be a string')
+    const replicas = integer('waitReplicas', options.waitReplicas ?? 0, 0)
+    const timeout = integer('waitTimeout', options.waitTimeout ?? 1000, 1)
+    this.#client = client
+    this.#sessions = `${prefix}s:`
+    this.#users = `${prefix}u:`
+    this.#wait = replicas > 0 ? { replicas, timeout } : undefined
+    this.#scanCount = integer('scanCount', options.scanCount ?? 250, 1)
+  }
+
+  async find(key: string): Promise<Uint8Array | undefined> {
+    return parse(await this.#client.getBuffer(this.#sessions + key))?.data
+  }
+
+  async findVersioned(key: string): Promise<VersionedEntry | undefined> {
+    const entry = parse(await this.#client.getBuffer(this.#sessions + key))
+    if (entry === undefined) return undefined
+    return { data: entry.data, version: entry.version.toString('hex'), expiry: new Date(entry.expiry) }
+  }
+
+  async commit(key: string, data: Uint8Array, expiry: Date): Promise<void> {
+    await this.#commit(key, data, expiry, 'set', '')
+  }
+
+  async commitIfVersion(
+    key: string,
+    data: Uint8Array,
+    expiry: Date,
+    version: string | undefined,
+  ): Promise<string | null> {
+    if (version === undefined) return this.#commit(key, data, expiry, 'new', '')
+    // Not a version this store wrote: it can match no entry.
+    if (!/^[0-9a-f]{16}$/.test(version)) return null
+    return this.#commit(key, data, expiry, 'if', version)
+  }
+
+  async touch(key: string, expiry: Date): Promise<void> {
+    await run(this.#client, TOUCH, this.#sessions + key, [expiryBytes(expiry), String(expiry.getTime())])
+  }
+
+  async delete(key: string): Promise<void> {
+    await send(this.#client, (c) => c.unlink(this.#sessions + key), this.#wait)
+  }
+
+  /**
+   * Every live entry under `prefix`, streamed page by page: SCAN MATCH on the
+   * connected primary, or on every primary of a Cluster (never KEYS), then one GET
+   * per key (keys of one page may live in different slots). Keys come back exactly as committed. An entry written or deleted during
+   * the scan may or may not be listed; none is listed twice.
+   */
+  async *all(prefix: string): AsyncIterable<[string, Uint8Array]> {
+    const client = this.#client
+    const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
+    const match = glob(this.#sessions + prefix) + '*'
+    const strip = this.#sessions.length
+    // SCAN may return a key twice (when the table is resized meanwhile); remember
+    // the keys seen, not their data.
+    const seen = new Set<string>()
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.#scanCount)
+        cursor = next
+        const fresh = keys.filter((k) => !seen.has(k))
+        for (const k of fresh) seen.add(k)
+        const values = await Promise.all(fresh.map((k) => client.getBuffer(k)))
+        for (const [i, value] of values.entries()) {
+          const entry = parse(value)
+          if (entry !== undefined) yield [fresh[i]!.slice(strip), entry.data]
+        }
+      } while (cursor !== '0')
+    }
+  }
+
+  async addToUser(user: string, key: string, expiry: Date): Promise<void> {
+    await run(this.#client, ADD_USER, this.#users + user, [String(expiry.getTime()), key])
+  }
+
+  async listUser(user: string): Promise<string[]> {
+    return (await run(this.#client, LIST_USER, this.#users + user, [String(Date.now())])) as string[]
+  }
+
+  async removeFromUser(user: string, key: string): Promise<void> {
+    await this.#client.zrem(this.#users + user, key)
+  }
+
+  async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string) {
+    // A random version: a deleted and re-created entry never repeats an old one.
+    const version = randomBytes(8)
+    const value = Buffer.concat([version, expiryBytes(expiry), data])
+    const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
+    const reply = await run(this.#client, COMMIT, this.#sessions + key, args, this.#wait)
+    return reply === null ? null : version.toString('hex')
+  }
+}

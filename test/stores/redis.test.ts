@@ -1,0 +1,96 @@
+/**
+ * RedisStore against a standalone Redis (REDIS_URL, default redis://127.0.0.1:6379):
+ * the conformance suite, option validation, the key layout with its PEXPIREAT expiry,
+ * all() with glob characters in the prefix, and the memory a typical session takes.
+ */
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { RedisStore, redisClientOptions } from '../../stores/redis.js'
+import { storeContract } from '../store-contract.js'
+import { reachable } from '../helpers/service.js'
+
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const client = new Redis(url, { ...redisClientOptions, lazyConnect: true })
+t.teardown(() => client.disconnect())
+if (!(await reachable(t, `Redis at ${url}`, () => client.connect()))) process.exit()
+
+const prefix = `test-${randomBytes(4).toString('hex')}:`
+const later = (ms = 60_000) => new Date(Date.now() + ms)
+t.teardown(async () => {
+  // Leave nothing behind (contract entries expire by themselves within a minute).
+  const keys = await client.keys(`${prefix}*`)
+  if (keys.length > 0) await client.unlink(...keys)
+})
+
+storeContract(t, { name: 'RedisStore', make: () => new RedisStore(client, { prefix }) })
+
+t.test('RedisStore validates its options', async (t) => {
+  const code = { code: 'ERR_CONFIG' }
+  t.throws(() => new RedisStore({} as Redis), code, 'not a client')
+  t.throws(() => new RedisStore(client, { waitReplicas: -1 }), code, 'negative waitReplicas')
+  t.throws(() => new RedisStore(client, { waitReplicas: 1.5 }), code, 'fractional waitReplicas')
+  t.throws(() => new RedisStore(client, { waitTimeout: 0 }), code, 'waitTimeout 0 (WAIT would block for ever)')
+  t.throws(() => new RedisStore(client, { scanCount: 0 }), code, 'scanCount 0')
+  t.throws(() => new RedisStore(client, { prefix: 1 as unknown as string }), code, 'prefix not a string')
+  t.throws(() => new RedisStore(client, { prefx: 'x' } as never), /unknown option prefx/, 'unknown option named')
+  const prefixed = new Redis(url, { keyPrefix: 'x:', lazyConnect: true })
+  t.throws(() => new RedisStore(prefixed), /keyPrefix/, 'a client keyPrefix is refused')
+  prefixed.disconnect()
+})
+
+t.test('RedisStore key layout: one string per session, expiring at the exact ms', async (t) => {
+  const store = new RedisStore(client, { prefix })
+  const expiry = later(90_000)
+  const version = await store.commitIfVersion('session:abc', Buffer.from('data'), expiry, undefined)
+  const key = `${prefix}s:session:abc`
+  t.equal(await client.type(key), 'string')
+  const raw = await client.getBuffer(key)
+  t.equal(raw?.subarray(0, 8).toString('hex'), version, 'bytes 0-7: the version')
+  t.equal(raw?.readDoubleBE(8), expiry.getTime(), 'bytes 8-15: the expiry in ms')
+  t.equal(raw?.subarray(16).toString(), 'data', 'then the data')
+  t.equal(await client.pexpiretime(key), expiry.getTime(), 'PEXPIREAT at the expiry, to the millisecond')
+  const touched = later(120_000)
+  await store.touch('session:abc', touched)
+  const after = await client.getBuffer(key)
+  t.equal(after?.subarray(0, 8).toString('hex'), version, 'touch keeps the version')
+  t.equal(after?.readDoubleBE(8), touched.getTime(), 'touch rewrites the header expiry')
+  t.equal(await client.pexpiretime(key), touched.getTime(), 'and the key expiry')
+  t.equal(await store.commitIfVersion('session:abc', Buffer.from('x'), later(), 'not-a-version'), null, 'a foreign version conflicts')
+  await store.addToUser('user:1', 'session:abc', expiry)
+  const index = `${prefix}u:user:1`
+  t.equal(await client.type(index), 'zset', 'the user index is a sorted set')
+  t.equal(await client.zscore(index, 'session:abc'), String(expiry.getTime()), 'scored by expiry')
+  t.equal(await client.pexpiretime(index), expiry.getTime(), 'and expires with its last member')
+})
+
+t.test('RedisStore.all matches the prefix literally (glob characters escaped)', async (t) => {
+  const store = new RedisStore(client, { prefix })
+  await store.commit('g*[x]?:1', Buffer.from('one'), later())
+  await store.commit('g*[x]?:2', Buffer.from('two'), later())
+  await store.commit('gZ[x]?:3', Buffer.from('not mine'), later())
+  const seen: string[] = []
+  for await (const [key] of store.all('g*[x]?:')) seen.push(key)
+  t.same(seen.sort(), ['g*[x]?:1', 'g*[x]?:2'])
+})
+
+t.test('RedisStore memory per session (MEMORY USAGE)', async (t) => {
+  const store = new RedisStore(client, { prefix })
+  // A typical session: the manager's JSON record with a user id, a CSRF token and a
+  // few values, under a sha256-hex key.
+  const session = JSON.stringify({
+    created: Date.now(),
+    values: { userId: 123456, csrf: randomBytes(32).toString('base64url'), theme: 'dark', cart: [1, 2, 3] },
+  })
+  const key = `session:${randomBytes(32).toString('hex')}`
+  await store.commit(key, Buffer.from(session), later())
+  const bytes = await client.memory('USAGE', `${prefix}s:${key}`, 'SAMPLES', 0)
+  t.ok(typeof bytes === 'number' && bytes > session.length, `${bytes} bytes for a ${session.length}-byte session`)
+  const small = `${prefix}s:small`
+  await store.commit('small', Buffer.from('{}'), later())
+  const tiny = await client.memory('USAGE', small, 'SAMPLES', 0)
+  console.log(
+    `# redis memory: ${bytes} bytes per session of ${session.length} data bytes + ${key.length}-byte key; ` +
+      `${tiny} bytes for a 2-byte session`,
+  )
+})
