@@ -1,0 +1,247 @@
+import type { IKeyValue, IRequestOp, ITxnRequest, ITxnResponse, Namespace } from 'etcd3'
+import { ConfigError } from '../lib/errors.js'
+import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
+import {
+  MEMBER, SEP, SESSION, newVersion, open, rangeEnd, seal, toKey, versionBytes, versionKey,
+  withSidecars,
+} from './etcd-codec.js'
+import { LeaseBuckets, isLeaseNotFound } from './etcd-leases.js'
+import { validateOptions, type EtcdStoreOptions } from './etcd-options.js'
+
+export type { EtcdStoreOptions } from './etcd-options.js'
+
+/** What the store needs of an etcd3 client: an `Etcd3`, or a `client.namespace(…)`. */
+export type EtcdClient = Pick<Namespace, 'kv' | 'leaseClient' | 'prefix'>
+
+const NUL = Buffer.from([0])
+
+/**
+ * Sessions in etcd (v3 API, through the user's own etcd3 client). Implements the whole
+ * contract: versions (a commit is one transaction whose compare guards the session's
+ * version sidecar), touch, the user index and a paged `all()`.
+ *
+ * Layout (under the client's namespace): the session key as given holds
+ * `[kind][exact expiry][data]`; `key + "\0v"` holds the 8-byte version token; user
+ * index members live at `userNamespace + user + "\0" + key`. Keys share one lease per
+ * expiry bucket (`leaseBucket`, default 60 s), so etcd deletes them at most one bucket
+ * after they expire, while reads enforce the exact expiry. See docs/stores/etcd.md.
+ *
+ * @example
+ * ```ts
+ * import { Etcd3 } from 'etcd3'
+ * import { EtcdStore } from 'session-manager/stores/etcd'
+ * const client = new Etcd3({
+ *   hosts: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379', 'http://10.0.0.3:2379'],
+ *   dialTimeout: 2000,
+ * })
+ * const manager = new SessionManager({ store: new EtcdStore(client, { timeout: 2000 }) })
+ * ```
+ */
+export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore {
+  readonly name = 'EtcdStore'
+  readonly #client: EtcdClient
+  readonly #ns: Buffer
+  readonly #now: () => number
+  readonly #timeout: number
+  readonly #pageSize: number
+  readonly #users: Buffer
+  /** Lease IDs by expiry bucket; exposed read-only for tests and metrics. */
+  readonly leases: LeaseBuckets
+
+  /** Throws `ConfigError` for a client that is not an etcd3 client, or a bad option. */
+  constructor(client: EtcdClient, options: EtcdStoreOptions = {}) {
+    const c = client as Partial<EtcdClient> | undefined
+    if (typeof c?.kv?.txn !== 'function' || typeof c.leaseClient?.leaseGrant !== 'function') {
+      throw new ConfigError('EtcdStore: `client` must be an Etcd3 client (or a namespace of one)')
+    }
+    const o = validateOptions(options)
+    this.#client = client
+    this.#ns = client.prefix ?? Buffer.alloc(0)
+    this.#now = o.now
+    this.#timeout = o.timeout
+    this.#pageSize = o.pageSize
+    this.#users = Buffer.from(o.userNamespace, 'utf8')
+    this.leases = new LeaseBuckets(o.leaseBucket, o.now, async (ttl) => {
+      const res = await client.leaseClient.leaseGrant({ TTL: ttl }, this.#call())
+      return res.ID
+    })
+  }
+
+  async find(key: string): Promise<Uint8Array | undefined> {
+    return (await this.findVersioned(key))?.data
+  }
+
+  async findVersioned(key: string): Promise<VersionedEntry | undefined> {
+    const k = toKey(this.#ns, key)
+    const res = await this.#client.kv.range(withSidecars(k), this.#call())
+    const entry = this.#live(res.kvs, k)
+    if (entry === undefined) return undefined
+    return { data: entry.data, version: entry.version, expiry: new Date(entry.expiry) }
+  }
+
+  async commit(key: string, data: Uint8Array, expiry: Date): Promise<void> {
+    const k = toKey(this.#ns, key)
+    await this.#txn(expiry.getTime(), (lease) => ({ success: this.#write(k, data, expiry, lease) }))
+  }
+
+  async commitIfVersion(
+    key: string,
+    data: Uint8Array,
+    expiry: Date,
+    version: string | undefined,
+  ): Promise<string | null> {
+    const k = toKey(this.#ns, key)
+    const next = newVersion()
+    if (version !== undefined) {
+      const token = versionBytes(version)
+      if (token === undefined) return null
+      const res = await this.#txn(expiry.getTime(), (lease) => ({
+        compare: [{ key: versionKey(k), target: 'Value', result: 'Equal', value: token }],
+        success: this.#write(k, data, expiry, lease, next),
+      }))
+      return res.succeeded ? next : null
+    }
+    // Create only if absent: one transaction, which also reads what is there.
+    const res = await this.#txn(expiry.getTime(), (lease) => ({
+      compare: [{ key: k, target: 'Version', result: 'Equal', version: 0 }],
+      success: this.#write(k, data, expiry, lease, next),
+      failure: [{ request_range: withSidecars(k) }],
+    }))
+    if (res.succeeded) return next
+    // Present but past its exact expiry (its lease not yet run out): counts as absent.
+    const there = this.#entry(res.responses[0]?.response_range.kvs ?? [], k)
+    if (there === undefined || there.expiry > this.#now()) return null
+    const retry = await this.#txn(expiry.getTime(), (lease) => ({
+      compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: there.modRevision }],
+      success: this.#write(k, data, expiry, lease, next),
+    }))
+    return retry.succeeded ? next : null
+  }
+
+  /** Two round trips (read, then a transaction guarded by the read's mod_revision). */
+  async touch(key: string, expiry: Date): Promise<void> {
+    const k = toKey(this.#ns, key)
+    const res = await this.#client.kv.range(withSidecars(k), this.#call())
+    const entry = this.#live(res.kvs, k)
+    if (entry === undefined) return
+    const token = versionBytes(entry.version)
+    // A commit between the read and this write wins: it set an expiry of its own.
+    await this.#txn(expiry.getTime(), (lease) => ({
+      compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: entry.modRevision }],
+      success: this.#write(k, entry.data, expiry, lease, entry.version, token !== undefined),
+    }))
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#client.kv.deleteRange(withSidecars(toKey(this.#ns, key)), this.#call())
+  }
+
+  /** Pages of `pageSize` keys, all read at the first page's revision (a snapshot). */
+  async *all(prefix: string): AsyncIterable<[string, Uint8Array]> {
+    const start = toKey(this.#ns, prefix)
+    const end = rangeEnd(start)
+    let from = start.length > 0 ? start : NUL
+    let revision: string | undefined
+    for (;;) {
+      const req = { key: from, range_end: end, limit: this.#pageSize, revision }
+      const res = await this.#client.kv.range(req, this.#call())
+      revision ??= res.header.revision
+      const now = this.#now()
+      for (const kv of res.kvs) {
+        const name = kv.key.subarray(this.#ns.length).toString('utf8')
+        const env = name.includes(SEP) ? undefined : open(kv.value)
+        if (env?.kind === SESSION && env.expiry > now) yield [name, env.data]
+      }
+      const last = res.kvs.at(-1)
+      if (!res.more || last === undefined) return
+      from = Buffer.concat([last.key, NUL])
+    }
+  }
+
+  async addToUser(user: string, key: string, expiry: Date): Promise<void> {
+    const k = this.#member(user, key)
+    await this.#txn(expiry.getTime(), (lease) => ({
+      success: [
+        lease === ''
+          ? { request_delete_range: { key: k } }
+          : { request_put: { key: k, value: seal(MEMBER, expiry.getTime()), lease } },
+      ],
+    }))
+  }
+
+  async listUser(user: string): Promise<string[]> {
+    const start = this.#member(user, '')
+    const res = await this.#client.kv.range({ key: start, range_end: rangeEnd(start) }, this.#call())
+    const now = this.#now()
+    const live: string[] = []
+    const expired: IRequestOp[] = []
+    for (const kv of res.kvs) {
+      const env = open(kv.value)
+      if (env !== undefined && env.expiry > now) live.push(kv.key.subarray(start.length).toString())
+      else expired.push({ request_delete_range: { key: kv.key } })
+    }
+    // Their lease removes them within a bucket anyway; pruning now keeps lists short.
+    if (expired.length > 0) await this.#client.kv.txn({ success: expired }, this.#call())
+    return live
+  }
+
+  async removeFromUser(user: string, key: string): Promise<void> {
+    await this.#client.kv.deleteRange({ key: this.#member(user, key) }, this.#call())
+  }
+
+  /** Forgets the cached lease IDs. The leases are left to expire (revoking would delete sessions). */
+  async close(): Promise<void> {
+    this.leases.clear()
+  }
+
+  #call(): { deadline: Date } | undefined {
+    return this.#timeout > 0 ? { deadline: new Date(Date.now() + this.#timeout) } : undefined
+  }
+
+  #member(user: string, key: string): Buffer {
+    if (user.includes(SEP)) throw new TypeError('EtcdStore: a user must not contain NUL')
+    return Buffer.concat([this.#ns, this.#users, toKey(Buffer.from(`${user}${SEP}`), key)])
+  }
+
+  /** The session among `kvs` (a `withSidecars` range of `k`), expired or not. */
+  #entry(kvs: IKeyValue[], k: Buffer) {
+    const main = kvs.find((kv) => kv.key.equals(k))
+    const env = main === undefined ? undefined : open(main.value)
+    if (main === undefined || env?.kind !== SESSION) return undefined
+    const version = kvs.find((kv) => kv.key.equals(versionKey(k)))?.value.toString('hex') ?? ''
+    return { data: env.data, expiry: env.expiry, version, modRevision: main.mod_revision }
+  }
+
+  /** Like `#entry`, but only a live one (its exact expiry not reached). */
+  #live(kvs: IKeyValue[], k: Buffer) {
+    const entry = this.#entry(kvs, k)
+    return entry !== undefined && entry.expiry > this.#now() ? entry : undefined
+  }
+
+  /** The ops writing a session and its version token; a past expiry deletes instead. */
+  #write(k: Buffer, data: Uint8Array, expiry: Date, lease: string, version = newVersion(), withVersion = true): IRequestOp[] {
+    if (lease === '') return [{ request_delete_range: withSidecars(k) }]
+    const ops: IRequestOp[] = [{ request_put: { key: k, value: seal(SESSION, expiry.getTime(), data), lease } }]
+    const token = versionBytes(version)
+    if (withVersion && token !== undefined) ops.push({ request_put: { key: versionKey(k), value: token, lease } })
+    return ops
+  }
+
+  /**
+   * One transaction written under the lease of `expiry`'s bucket (`''`: no lease, the
+   * expiry is past). A lease etcd no longer knows is re-granted once, then it fails.
+   */
+  async #txn(expiry: number, build: (lease: string) => ITxnRequest): Promise<ITxnResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const past = expiry <= this.#now()
+      const granted = past ? Promise.resolve('') : this.leases.lease(expiry)
+      const lease = await granted
+      try {
+        return await this.#client.kv.txn(build(lease), this.#call())
+      } catch (err) {
+        if (attempt > 0 || past || !isLeaseNotFound(err)) throw err
+        this.leases.forget(expiry, granted)
+      }
+    }
+  }
+}
