@@ -1,0 +1,149 @@
+/**
+ * The same small app in each framework, for the shared behaviour suite and the
+ * cross-framework test: every path goes to {@link act}, which does the session work
+ * and returns the body, and each framework sends it its own way.
+ */
+import { Readable } from 'node:stream'
+import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
+import type { SessionManager } from '../../../lib/index.js'
+import { sessionErrors, sessionMiddleware as expressSessions } from '../../../middleware/express.js'
+import { sessionPlugin } from '../../../middleware/fastify.js'
+import { sessionMiddleware as koaSessions } from '../../../middleware/koa.js'
+import { sessionHandler } from '../../../middleware/node.js'
+import { listen, type Running } from '../../helpers/http.js'
+
+/** What an app reports about the errors that reached its framework's error path. */
+export interface AppOptions {
+  manager: SessionManager
+  /** Errors the framework's error path saw. */
+  errors: unknown[]
+}
+
+/** Build and start one app; the caller closes it. */
+export type AppFactory = (options: AppOptions) => Promise<Running>
+
+/**
+ * The session work of one request, by path: `/put?k=&v=` (default: increment `n`),
+ * `/keys`, `/flash?msg=`, `/pop`, `/renew`, `/destroy`, `/forget`, `/remember`,
+ * `/throw`, `/stream` (body streamed); anything else reads `n`.
+ */
+export async function act(manager: SessionManager, ctx: object, url: URL): Promise<string> {
+  const q = url.searchParams
+  switch (url.pathname) {
+    case '/put': {
+      const key = q.get('k')
+      if (key === null) manager.put(ctx, 'n', manager.getNumber(ctx, 'n') + 1)
+      else manager.put(ctx, key, q.get('v') ?? true)
+      break
+    }
+    case '/keys':
+      return JSON.stringify(manager.keys(ctx))
+    case '/get':
+      return String(manager.get(ctx, q.get('k') ?? 'n') ?? '')
+    case '/flash':
+      manager.put(ctx, 'flash', q.get('msg') ?? '')
+      break
+    case '/pop':
+      return `flash=${manager.popString(ctx, 'flash')}`
+    case '/renew':
+      await manager.renewToken(ctx)
+      break
+    case '/destroy':
+      await manager.destroy(ctx)
+      break
+    case '/forget':
+      manager.rememberMe(ctx, false)
+      break
+    case '/remember':
+      manager.rememberMe(ctx, true)
+      break
+    case '/throw':
+      manager.put(ctx, 'n', 1000)
+      throw new Error('handler exploded with a secret')
+  }
+  return `n=${manager.getNumber(ctx, 'n')}`
+}
+
+const urlOf = (path: string | undefined) => new URL(path ?? '/', 'http://x')
+const streamOf = (body: string) => Readable.from([body.slice(0, 2), body.slice(2)])
+
+/** Node http through `sessionHandler`; errors reach the manager's error handler (its logger). */
+export const nodeApp: AppFactory = async ({ manager }) =>
+  listen(
+    sessionHandler(manager, async (req, res) => {
+      const url = urlOf(req.url)
+      const body = await act(manager, req, url)
+      res.setHeader('content-type', 'text/plain; charset=utf-8')
+      if (url.searchParams.has('stream')) streamOf(body).pipe(res)
+      else res.end(body)
+    }),
+  )
+
+/** Express: the session middleware, an async catch-all, `sessionErrors`, then an error handler. */
+export const expressApp: AppFactory = async ({ manager, errors }) => {
+  const app = express()
+  app.set('env', 'test')
+  app.use(expressSessions(manager))
+  app.use(async (req, res) => {
+    const url = urlOf(req.url)
+    const body = await act(manager, req, url)
+    if (url.searchParams.has('stream')) streamOf(body).pipe(res.type('text'))
+    else res.type('text').send(body)
+  })
+  app.use(sessionErrors(manager))
+  // A typical last error handler: record, answer 500 with no detail.
+  app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    errors.push(err)
+    if (res.headersSent) return next(err)
+    res.status(500).type('text').send('Internal Server Error')
+  })
+  return listen(app)
+}
+
+/** Fastify: the plugin, then a catch-all async route; errors recorded by an onError hook. */
+export const fastifyApp: AppFactory = async ({ manager, errors }) => {
+  const app = Fastify({ logger: false })
+  await app.register(sessionPlugin, { manager })
+  app.addHook('onError', async (_request, _reply, err) => {
+    errors.push(err)
+  })
+  app.all('/*', async (request, reply) => {
+    const url = urlOf(request.url)
+    const body = await act(manager, request, url)
+    reply.type('text/plain; charset=utf-8')
+    return url.searchParams.has('stream') ? streamOf(body) : body
+  })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  return {
+    url,
+    server: app.server,
+    close: async () => {
+      app.server.closeAllConnections()
+      await app.close()
+    },
+  }
+}
+
+/** Koa: the session middleware, then the catch-all; errors heard on `app.on('error')`. */
+export const koaApp: AppFactory = async ({ manager, errors }) => {
+  const app = new Koa()
+  app.on('error', (err) => errors.push(err))
+  app.use(koaSessions(manager))
+  app.use(async (ctx) => {
+    const url = urlOf(ctx.url)
+    const body = await act(manager, ctx, url)
+    ctx.type = 'text/plain; charset=utf-8'
+    ctx.body = url.searchParams.has('stream') ? streamOf(body) : body
+  })
+  return listen(app.callback())
+}
+
+/** Every framework by name. */
+export const apps: Record<'node' | 'express' | 'fastify' | 'koa', AppFactory> = {
+  node: nodeApp,
+  express: expressApp,
+  fastify: fastifyApp,
+  koa: koaApp,
+}
