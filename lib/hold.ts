@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { Session } from './session.js'
 
 /** How a held response is released. */
 export interface HoldHooks {
@@ -14,12 +15,14 @@ export interface HoldHooks {
 export interface Hold {
   /** Restore the response's own methods without committing (the handler failed). */
   cancel(): void
-  /** True once the first write arrived and the commit started or finished. */
+  /** True once the response started: its commit is under way or done, or it needed none. */
   readonly started: boolean
 }
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders'
-const METHODS: Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
+const METHODS: readonly Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
+type Fn = (this: ServerResponse, ...args: unknown[]) => unknown
+type Slots = Record<Method, unknown>
 
 /**
  * Hold a Node response's first header write until `hooks.before()` is done, so the
@@ -33,29 +36,36 @@ const METHODS: Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
  * through with no added latency.
  */
 export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
-  const own = new Map<Method, (...args: unknown[]) => unknown>()
-  const previous = new Map<Method, PropertyDescriptor | undefined>()
+  const slots = res as unknown as Slots
+  // What each method is now (the prototype's, or another middleware's own wrapper),
+  // and whether that was an own property, to put back exactly what was there.
+  const own: Fn[] = []
+  const previous: Array<PropertyDescriptor | undefined> = []
   for (const m of METHODS) {
-    own.set(m, (res[m] as (...args: unknown[]) => unknown).bind(res))
-    previous.set(m, Object.getOwnPropertyDescriptor(res, m))
+    own.push(slots[m] as Fn)
+    previous.push(Object.getOwnPropertyDescriptor(res, m))
   }
   let started = false
   let restored = false
-  const queue: Array<[Method, unknown[]]> = []
+  const queue: Array<[number, unknown[]]> = []
 
   const restore = () => {
     if (restored) return
     restored = true
-    for (const m of METHODS) {
-      // Put back exactly what was there: another middleware may have wrapped it too.
-      const was = previous.get(m)
-      if (was === undefined) delete (res as unknown as Record<string, unknown>)[m]
-      else Object.defineProperty(res, m, was)
+    // Last added, first removed: V8 then returns `res` to its original shape instead
+    // of turning it into a slow dictionary object.
+    for (let i = METHODS.length - 1; i >= 0; i--) {
+      const was = previous[i]
+      if (was === undefined) delete slots[METHODS[i] as Method]
+      else Object.defineProperty(res, METHODS[i] as Method, was)
     }
   }
   const replay = () => {
-    const wrote = queue.some(([m]) => m === 'write')
-    for (const [m, args] of queue.splice(0)) own.get(m)?.(...args)
+    let wrote = false
+    for (const [i, args] of queue.splice(0)) {
+      wrote ||= METHODS[i] === 'write'
+      ;(own[i] as Fn).apply(res, args)
+    }
     // Held writes answered false; tell waiting streams they may go on.
     if (wrote && !res.writableNeedDrain && !res.writableEnded) res.emit('drain')
   }
@@ -73,22 +83,22 @@ export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
     )
   }
 
-  for (const m of METHODS) {
-    ;(res as unknown as Record<string, unknown>)[m] = function held(...args: unknown[]) {
+  METHODS.forEach((m, i) => {
+    slots[m] = function held(...args: unknown[]) {
       if (!started) {
         started = true
         if (!hooks.needed()) {
           restore()
-          return own.get(m)?.(...args)
+          return (own[i] as Fn).apply(res, args)
         }
-        queue.push([m, args])
+        queue.push([i, args])
         begin()
       } else {
-        queue.push([m, args])
+        queue.push([i, args])
       }
       return m === 'write' ? false : res
     }
-  }
+  })
 
   return {
     cancel() {
@@ -97,6 +107,40 @@ export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
     },
     get started() {
       return started
+    },
+  }
+}
+
+/** Hooks of {@link holdWhenModified}: those of holdResponse, and what to do when it is too late. */
+export interface LazyHoldHooks extends HoldHooks {
+  /** The session changed after the response's headers were sent: it cannot be committed. */
+  late(): void
+}
+
+/**
+ * {@link holdResponse}, installed only when there is something to commit: at once when
+ * the session needs a commit already (an idle-timeout touch), else at its first change.
+ * Anonymous and read-only requests, most of a site's traffic, keep their response
+ * untouched: no wrapper, no extra allocation, no added latency.
+ */
+export function holdWhenModified(session: Session, res: ServerResponse, hooks: LazyHoldHooks): Hold {
+  let hold: Hold | undefined
+  let cancelled = false
+  const install = () => {
+    if (cancelled) return
+    if (res.headersSent) return hooks.late()
+    hold = holdResponse(res, hooks)
+  }
+  if (hooks.needed()) install()
+  else session.onModified = install
+  return {
+    cancel() {
+      cancelled = true
+      session.onModified = undefined
+      hold?.cancel()
+    },
+    get started() {
+      return hold === undefined ? res.headersSent : hold.started
     },
   }
 }

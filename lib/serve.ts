@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { holdResponse } from './hold.js'
+import { holdWhenModified } from './hold.js'
 import { applyHeaders, requestInfo } from './http.js'
 import type { SessionManager } from './manager.js'
 import type { Session } from './session.js'
@@ -30,10 +30,11 @@ async function serve(manager: ServeHost, req: IncomingMessage, res: ServerRespon
   } catch (err) {
     return answerError(manager, err, req, res)
   }
-  const hold = holdResponse(res, {
+  const hold = holdWhenModified(session, res, {
     needed: () => manager.needsCommit(session),
     before: async () => applyHeaders(res, await manager.finish(session, info)),
     failed: (err) => answerError(manager, err, req, res),
+    late: () => lateChange(manager),
   })
   try {
     await handler(req, res)
@@ -46,6 +47,13 @@ async function serve(manager: ServeHost, req: IncomingMessage, res: ServerRespon
     manager.abort(session)
     answerError(manager, err, req, res)
   }
+}
+
+/** A session changed after its response's headers left: say so, it cannot be saved. */
+export function lateChange(manager: ServeHost): void {
+  manager.config.logger.warn(
+    'session-manager: the session changed after the response started; the change is not saved (change it before writing the response)',
+  )
 }
 
 /**

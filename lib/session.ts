@@ -59,6 +59,13 @@ export class Session {
   /** Its keys were let go of in the commit chain (after the first commit). */
   released = false
 
+  /**
+   * Called once, when the status first leaves `'unmodified'`: the Node and Express
+   * adapters hold the response only from then on, so requests that never change their
+   * session cost no wrapper at all.
+   */
+  onModified: (() => void) | undefined
+
   constructor(record: SessionRecord) {
     this.#values = record.values
     this.created = record.created
@@ -139,14 +146,14 @@ export class Session {
 
   /** Mark modified without a data change (e.g. a renewed token). */
   touchStatus(): void {
-    this.#status = 'modified'
+    this.#setStatus('modified')
   }
 
   /** Forget everything: the session was destroyed. A later put starts a new one. */
   reset(now: number, lifetime: number, expiry: number): void {
     this.#values = new Map()
     this.#changes = []
-    this.#status = 'destroyed'
+    this.#setStatus('destroyed')
     this.token = undefined
     this.storeKey = undefined
     this.version = undefined
@@ -218,6 +225,16 @@ export class Session {
 
   #record(change: Change): void {
     this.#changes.push(change)
-    this.#status = 'modified'
+    this.#setStatus('modified')
+  }
+
+  #setStatus(status: SessionStatus): void {
+    const first = this.#status === 'unmodified'
+    this.#status = status
+    if (first && this.onModified !== undefined) {
+      const hook = this.onModified
+      this.onModified = undefined
+      hook()
+    }
   }
 }

@@ -8,7 +8,8 @@ import {
   applyHeaders,
   ConfigError,
   type Hold,
-  holdResponse,
+  holdWhenModified,
+  lateChange,
   requestInfo,
   type Session,
   SessionManager,
@@ -61,7 +62,7 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
     const info = requestInfo(req)
     manager.attach(req, info).then(
       (session) => {
-        const hold = holdResponse(res, {
+        const hold = holdWhenModified(session, res, {
           needed: () => manager.needsCommit(session),
           before: async () => applyHeaders(res, await manager.finish(session, info)),
           failed: (err) => {
@@ -70,6 +71,7 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
             for (const name of res.getHeaderNames()) res.removeHeader(name)
             next(err)
           },
+          late: () => lateChange(manager),
         })
         holds.set(session, hold)
         next()
