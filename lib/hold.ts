@@ -100,14 +100,29 @@ export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
     }
   })
 
-  return {
-    cancel() {
-      queue.length = 0
-      restore()
-    },
-    get started() {
-      return started
-    },
+  return new ResponseHold(() => started, () => {
+    queue.length = 0
+    restore()
+  })
+}
+
+/**
+ * The Hold handles are class instances, never object literals with a getter: a getter
+ * closure per request would give each literal a map of its own, which V8 allocates in
+ * old space, and anonymous requests paid for that with a full GC every few thousand.
+ */
+class ResponseHold implements Hold {
+  readonly #started: () => boolean
+  readonly #cancel: () => void
+  constructor(started: () => boolean, cancel: () => void) {
+    this.#started = started
+    this.#cancel = cancel
+  }
+  cancel(): void {
+    this.#cancel()
+  }
+  get started(): boolean {
+    return this.#started()
   }
 }
 
@@ -124,23 +139,37 @@ export interface LazyHoldHooks extends HoldHooks {
  * untouched: no wrapper, no extra allocation, no added latency.
  */
 export function holdWhenModified(session: Session, res: ServerResponse, hooks: LazyHoldHooks): Hold {
-  let hold: Hold | undefined
-  let cancelled = false
-  const install = () => {
-    if (cancelled) return
-    if (res.headersSent) return hooks.late()
-    hold = holdResponse(res, hooks)
+  return new LazyHold(session, res, hooks)
+}
+
+class LazyHold implements Hold {
+  readonly #res: ServerResponse
+  readonly #session: Session
+  readonly #hooks: LazyHoldHooks
+  #hold: Hold | undefined
+  #cancelled = false
+
+  constructor(session: Session, res: ServerResponse, hooks: LazyHoldHooks) {
+    this.#res = res
+    this.#session = session
+    this.#hooks = hooks
+    if (hooks.needed()) this.#install()
+    else session.onModified = () => this.#install()
   }
-  if (hooks.needed()) install()
-  else session.onModified = install
-  return {
-    cancel() {
-      cancelled = true
-      session.onModified = undefined
-      hold?.cancel()
-    },
-    get started() {
-      return hold === undefined ? res.headersSent : hold.started
-    },
+
+  #install(): void {
+    if (this.#cancelled) return
+    if (this.#res.headersSent) return this.#hooks.late()
+    this.#hold = holdResponse(this.#res, this.#hooks)
+  }
+
+  cancel(): void {
+    this.#cancelled = true
+    this.#session.onModified = undefined
+    this.#hold?.cancel()
+  }
+
+  get started(): boolean {
+    return this.#hold === undefined ? this.#res.headersSent : this.#hold.started
   }
 }

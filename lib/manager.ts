@@ -52,7 +52,12 @@ export class SessionManager<
   readonly store: Store
   readonly #life: Lifecycle
   readonly #users: Users
-  readonly #bound = new WeakMap<object, Session>()
+  /**
+   * Where this manager keeps a request's session: a property under a symbol of its own
+   * on each context object. Cheaper than a WeakMap entry per request (which the GC
+   * must treat as an ephemeron), and two managers never see each other's sessions.
+   */
+  readonly #slot: symbol = Symbol('session-manager session')
 
   /** Validates `options` (throws `ConfigError` naming each bad option). */
   constructor(options: SessionManagerOptions<Data> = {}) {
@@ -351,13 +356,23 @@ export class SessionManager<
 
   /**
    * For adapters: load the request's session and bind it to each of `contexts` (the
-   * objects request code will pass). Store failures throw, unless `onStoreError` is
-   * `'anonymous'`, in which case the request gets a session that is never saved.
+   * objects request code will pass). Store failures throw (or reject), unless
+   * `onStoreError` is `'anonymous'`, in which case the request gets a session that is
+   * never saved. A request without a (well-formed) token has nothing to load: its new,
+   * empty session comes back synchronously, so an adapter can go on in the same tick.
    */
-  async attach(contexts: object | object[], req: RequestInfo): Promise<Session> {
+  attach(contexts: object | object[], req: RequestInfo): Session | Promise<Session> {
+    const token = readToken(req, this.config, this.#fromWire)
+    if (token === undefined) return this.#bindAll(contexts, this.#life.fresh())
+    return this.#attachStored(contexts, token)
+  }
+
+  readonly #fromWire = (value: string): string | undefined => this.#life.fromWire(value)
+
+  async #attachStored(contexts: object | object[], token: string): Promise<Session> {
     let session: Session
     try {
-      session = await this.#life.load(readToken(req, this.config, (v) => this.#life.fromWire(v)))
+      session = await this.#life.load(token)
     } catch (err) {
       if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
       this.emit('storeError', err)
@@ -365,7 +380,12 @@ export class SessionManager<
       session = this.#life.fresh()
       session.degraded = true
     }
-    for (const ctx of Array.isArray(contexts) ? contexts : [contexts]) this.#bound.set(ctx, session)
+    return this.#bindAll(contexts, session)
+  }
+
+  #bindAll(contexts: object | object[], session: Session): Session {
+    if (Array.isArray(contexts)) for (const ctx of contexts) this.#bind(ctx, session)
+    else this.#bind(contexts, session)
     return session
   }
 
@@ -394,15 +414,24 @@ export class SessionManager<
     this.#life.release(session)
   }
 
+  #bind(ctx: object, session: Session): void {
+    // Symbol keys stay out of Object.keys, JSON and for…in: request objects look unchanged.
+    ;(ctx as { [k: symbol]: Session })[this.#slot] = session
+  }
+
+  #boundTo(ctx: object): Session | undefined {
+    return (ctx as { [k: symbol]: Session | undefined })[this.#slot]
+  }
+
   /** The session bound to `ctx`, or undefined when no middleware loaded one. */
   peek(ctx: SessionContext): Session | undefined {
-    return ctx instanceof Session ? ctx : this.#bound.get(ctx)
+    return ctx instanceof Session ? ctx : this.#boundTo(ctx)
   }
 
   /** The session bound to `ctx`; throws `ERR_NO_SESSION` when no middleware loaded one. */
   session(ctx: SessionContext): Session {
     if (ctx instanceof Session) return ctx
-    const session = this.#bound.get(ctx)
+    const session = this.#boundTo(ctx)
     if (session === undefined) {
       throw new SessionError('ERR_NO_SESSION', 'no session is loaded for this request: is the session middleware installed before this route?')
     }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { holdWhenModified } from './hold.js'
-import { applyHeaders, requestInfo } from './http.js'
+import { applyHeaders, type RequestInfo, requestInfo } from './http.js'
 import type { SessionManager } from './manager.js'
 import type { Session } from './session.js'
 
@@ -18,27 +18,31 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
  */
 export function nodeHandler(manager: ServeHost, handler: NodeHandler): RequestListener {
   return (req, res) => {
-    void serve(manager, req, res, handler)
+    const info = requestInfo(req)
+    let attached: Session | Promise<Session>
+    try {
+      attached = manager.attach(req, info)
+    } catch (err) {
+      return answerError(manager, err, req, res)
+    }
+    // No token: the session is there at once, and the handler runs in this same tick.
+    if (attached instanceof Promise) {
+      attached.then(
+        (session) => serve(manager, req, res, handler, session, info),
+        (err: unknown) => answerError(manager, err, req, res),
+      )
+    } else serve(manager, req, res, handler, attached, info)
   }
 }
 
-async function serve(manager: ServeHost, req: IncomingMessage, res: ServerResponse, handler: NodeHandler): Promise<void> {
-  const info = requestInfo(req)
-  let session: Session
-  try {
-    session = await manager.attach(req, info)
-  } catch (err) {
-    return answerError(manager, err, req, res)
-  }
+function serve(manager: ServeHost, req: IncomingMessage, res: ServerResponse, handler: NodeHandler, session: Session, info: RequestInfo): void {
   const hold = holdWhenModified(session, res, {
     needed: () => manager.needsCommit(session),
     before: async () => applyHeaders(res, await manager.finish(session, info)),
     failed: (err) => answerError(manager, err, req, res),
     late: () => lateChange(manager),
   })
-  try {
-    await handler(req, res)
-  } catch (err) {
+  const fail = (err: unknown) => {
     if (hold.started) {
       manager.config.logger.error('session-manager: handler failed after responding', err)
       return
@@ -47,7 +51,17 @@ async function serve(manager: ServeHost, req: IncomingMessage, res: ServerRespon
     manager.abort(session)
     answerError(manager, err, req, res)
   }
+  let out: unknown
+  try {
+    out = handler(req, res)
+  } catch (err) {
+    return fail(err)
+  }
+  if (isThenable(out)) out.then(undefined, fail)
 }
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 
 /** A session changed after its response's headers left: say so, it cannot be saved. */
 export function lateChange(manager: ServeHost): void {

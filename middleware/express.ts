@@ -15,8 +15,9 @@ import {
   SessionManager,
 } from '../lib/index.js'
 
-/** The held response of each loaded session, for {@link sessionErrors}. */
-const holds = new WeakMap<Session, Hold>()
+/** Where a request keeps its response hold, for {@link sessionErrors}. */
+const HOLD = Symbol('session-manager express hold')
+type Held = Request & { [HOLD]?: Hold }
 
 function check(manager: unknown, factory: string): asserts manager is SessionManager {
   if (!(manager instanceof SessionManager)) {
@@ -60,24 +61,29 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
   check(manager, 'sessionMiddleware')
   return function session(req: Request, res: Response, next: NextFunction): void {
     const info = requestInfo(req)
-    manager.attach(req, info).then(
-      (session) => {
-        const hold = holdWhenModified(session, res, {
-          needed: () => manager.needsCommit(session),
-          before: async () => applyHeaders(res, await manager.finish(session, info)),
-          failed: (err) => {
-            // The held body is gone; what the route set for it must not reach the
-            // error response (a stale Content-Length would corrupt it).
-            for (const name of res.getHeaderNames()) res.removeHeader(name)
-            next(err)
-          },
-          late: () => lateChange(manager),
-        })
-        holds.set(session, hold)
-        next()
-      },
-      (err: unknown) => next(err),
-    )
+    const start = (session: Session) => {
+      ;(req as Held)[HOLD] = holdWhenModified(session, res, {
+        needed: () => manager.needsCommit(session),
+        before: async () => applyHeaders(res, await manager.finish(session, info)),
+        failed: (err) => {
+          // The held body is gone; what the route set for it must not reach the
+          // error response (a stale Content-Length would corrupt it).
+          for (const name of res.getHeaderNames()) res.removeHeader(name)
+          next(err)
+        },
+        late: () => lateChange(manager),
+      })
+      next()
+    }
+    let attached: Session | Promise<Session>
+    try {
+      attached = manager.attach(req, info)
+    } catch (err) {
+      return next(err)
+    }
+    // No token: nothing to load, the routes run in this same tick.
+    if (attached instanceof Promise) attached.then(start, (err: unknown) => next(err))
+    else start(attached)
   }
 }
 
@@ -101,7 +107,7 @@ export function sessionErrors(manager: SessionManager): ErrorRequestHandler {
   return function sessionAbort(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     const session = manager.peek(req)
     // Once the response started, the commit is under way or done: leave it be.
-    if (session !== undefined && holds.get(session)?.started !== true) manager.abort(session)
+    if (session !== undefined && (req as Held)[HOLD]?.started !== true) manager.abort(session)
     next(err)
   }
 }
