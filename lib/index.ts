@@ -33,7 +33,7 @@ export {
   TooLargeError,
   type SessionErrorCode,
 } from './errors.js'
-export { generateToken, isToken, hashToken, TOKEN_LENGTH } from './token.js'
+export { generateToken, isToken, hashToken, secureRandom, TOKEN_LENGTH } from './token.js'
 export { readCookies, serializeCookie, expireCookie, type CookieAttributes } from './cookie.js'
 export { parseDuration } from './duration.js'
 export { Signer, type SigningKey } from './signing.js'

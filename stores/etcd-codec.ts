@@ -6,7 +6,7 @@
  * whole expiry bucket, only removes the key up to one bucket later).
  */
 
-import { randomBytes } from 'node:crypto'
+import { secureRandom } from '../lib/token.js'
 
 /** Envelope kind of a session entry. */
 export const SESSION = 1
@@ -75,7 +75,7 @@ export function versionKey(key: Buffer): Buffer {
 
 /** A fresh version token: 8 random bytes, as 16 hex digits. */
 export function newVersion(): string {
-  return randomBytes(8).toString('hex')
+  return secureRandom(8).toString('hex')
 }
 
 /** Version token string to its stored bytes; `undefined` when malformed. */

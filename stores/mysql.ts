@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { secureRandom } from '../lib/token.js'
 import { ConfigError } from '../lib/errors.js'
 import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
 import { CleanupTimer, cleanupLockName, cleanupPass, type CleanupResult } from './mysql-cleanup.js'
@@ -48,7 +48,7 @@ const positive = (name: string, value: number | undefined, fallback: number, zer
 }
 // Versions are random 53-bit integers: exact as JS numbers, and a deleted-then-recreated
 // row never reuses the version an old reader holds.
-const newVersion = () => Number(randomBytes(8).readBigUInt64BE() >> 11n)
+const newVersion = () => Number(secureRandom(8).readBigUInt64BE() >> 11n)
 const bytes = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 const noop = () => {}
 

@@ -4,7 +4,7 @@
  * hash tags (no multi-key command exists anywhere in the store).
  *
  * Session entry: a string `version (8 bytes) | expiry ms (8 bytes, float64 BE) | data`
- * with PEXPIREAT at the expiry, so one GET reads all three. User index: a sorted set
+ * expiring at the expiry (SET … PXAT, Redis 6.2+), so one GET reads all three. User index: a sorted set
  * of session keys scored by their expiry (ms), itself expiring with its last member.
  */
 import { createHash } from 'node:crypto'
@@ -31,8 +31,7 @@ if ARGV[3] ~= 'set' then
   if ARGV[3] == 'new' and current ~= '' then return false end
   if ARGV[3] == 'if' and current ~= ARGV[4] then return false end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 return 1
 `)
 

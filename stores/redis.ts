@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { secureRandom } from '../lib/token.js'
 import type { Cluster, Redis } from 'ioredis'
 import { ConfigError } from '../lib/errors.js'
 import type {
@@ -188,7 +188,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore {
 
   async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string) {
     // A random version: a deleted and re-created entry never repeats an old one.
-    const version = randomBytes(8)
+    const version = secureRandom(8)
     const value = Buffer.concat([version, expiryBytes(expiry), data])
     const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
     const reply = await run(this.#client, COMMIT, this.#sessions + key, args, this.#wait)

@@ -1,6 +1,6 @@
 /**
  * RedisStore against a standalone Redis (REDIS_URL, default redis://127.0.0.1:6379):
- * the conformance suite, option validation, the key layout with its PEXPIREAT expiry,
+ * the conformance suite, option validation, the key layout with its millisecond expiry,
  * all() with glob characters in the prefix, and the memory a typical session takes.
  */
 import { randomBytes } from 'node:crypto'
@@ -49,7 +49,7 @@ t.test('RedisStore key layout: one string per session, expiring at the exact ms'
   t.equal(raw?.subarray(0, 8).toString('hex'), version, 'bytes 0-7: the version')
   t.equal(raw?.readDoubleBE(8), expiry.getTime(), 'bytes 8-15: the expiry in ms')
   t.equal(raw?.subarray(16).toString(), 'data', 'then the data')
-  t.equal(await client.pexpiretime(key), expiry.getTime(), 'PEXPIREAT at the expiry, to the millisecond')
+  t.equal(await client.pexpiretime(key), expiry.getTime(), 'expires at the expiry (PXAT), to the millisecond')
   const touched = later(120_000)
   await store.touch('session:abc', touched)
   const after = await client.getBuffer(key)
