@@ -1,6 +1,7 @@
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
 import type { ResolvedConfig } from './config.js'
+import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { Session } from './session.js'
 import { Signer } from './signing.js'
@@ -46,6 +47,7 @@ export class Lifecycle {
   readonly signer: Signer | undefined
   /** Set when the store seals sessions into the cookie. */
   readonly sealing: SealingStore | undefined
+  readonly #deadlines: Deadlines
 
   constructor(
     readonly config: Readonly<ResolvedConfig>,
@@ -55,6 +57,7 @@ export class Lifecycle {
     this.name = storeName(store)
     this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
     this.sealing = isSealing(store) ? store : undefined
+    this.#deadlines = new Deadlines(config.storeTimeout)
   }
 
   /** The token inside a cookie or header value, or undefined (no store call is ever made for junk). */
@@ -230,19 +233,10 @@ export class Lifecycle {
 
   /** Run a store call with the configured timeout, failures wrapped in StoreError. */
   async call<T>(operation: string, pending: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreError(this.name, operation, { timeout: true })),
-        this.config.storeTimeout,
-      )
-    })
     try {
-      return await Promise.race([pending, timeout])
+      return await this.#deadlines.race(pending, () => new StoreError(this.name, operation, { timeout: true }))
     } catch (err) {
       throw err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
-    } finally {
-      clearTimeout(timer)
     }
   }
 
