@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose'
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto'
 import { z } from 'zod'
 import { ConfigError, SessionError } from '../lib/errors.js'
 import type { SealingStore } from '../lib/store.js'
+import { secureRandom } from '../lib/token.js'
 
 /** A 32-byte key: bytes, or base64url/base64/hex text of 32 bytes. */
 export type CookieKey = Uint8Array | string
@@ -48,10 +48,40 @@ const optionsSchema = z.strictObject({
   now: z.custom<() => number>((f) => typeof f === 'function', { error: 'expected a function' }).default(() => Date.now),
 })
 
+const IV_BYTES = 12
+const TAG_BYTES = 16
+const B64URL = /^[A-Za-z0-9_-]*$/
+
+const b64 = (v: string | Uint8Array): string => Buffer.from(v).toString('base64url')
+
+/** Strict base64url: anything else (padding, `+`, `/`, spaces) is a tampered cookie. */
+const unb64 = (v: string): Buffer | undefined => (B64URL.test(v) ? Buffer.from(v, 'base64url') : undefined)
+
+/**
+ * The protected header, as RFC 7516 wants it read: exactly `dir` + `A256GCM`, no
+ * compression and no critical extensions this code does not understand.
+ */
+function readHeader(encoded: string): { kid: string; exp: number } | undefined {
+  const json = unb64(encoded)
+  if (json === undefined || json.length > 256) return undefined
+  let h: Record<string, unknown>
+  try {
+    h = JSON.parse(json.toString('utf8')) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (typeof h !== 'object' || h === null || h.alg !== 'dir' || h.enc !== 'A256GCM') return undefined
+  if (h.zip !== undefined || h.crit !== undefined) return undefined
+  if (typeof h.kid !== 'string' || typeof h.exp !== 'number') return undefined
+  return { kid: h.kid, exp: h.exp }
+}
+
 /**
  * Stateless sessions: the encoded session travels sealed in the cookie itself, as a
- * JWE (`dir` + `A256GCM`: authenticated encryption, so it is both secret and
- * tamper-proof) with a key id. Keys rotate: put a new key first, keep the old ones
+ * compact JWE (RFC 7516, `dir` + `A256GCM`: authenticated encryption, so it is both
+ * secret and tamper-proof) with a key id. Sealed and opened with node:crypto's
+ * AES-256-GCM directly (jose reads and writes the same tokens; the tests check both
+ * ways), which is several times cheaper per request than going through WebCrypto. Keys rotate: put a new key first, keep the old ones
  * until their cookies expire, then drop them. The expiry is sealed inside the
  * protected header and enforced on open, whatever the browser keeps sending.
  *
@@ -86,28 +116,34 @@ export class CookieStore implements SealingStore {
   }
 
   async seal(data: Uint8Array, expiry: Date): Promise<string> {
-    return new CompactEncrypt(data)
-      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: this.#current.kid, exp: expiry.getTime() })
-      .encrypt(this.#current.key)
+    const header = b64(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: this.#current.kid, exp: expiry.getTime() }))
+    const iv = secureRandom(IV_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#current.key, iv)
+    cipher.setAAD(Buffer.from(header, 'ascii'))
+    const ciphertext = Buffer.concat([cipher.update(data), cipher.final()])
+    return `${header}..${b64(iv)}.${b64(ciphertext)}.${b64(cipher.getAuthTag())}`
   }
 
   async open(value: string): Promise<Uint8Array | undefined> {
-    let kid: unknown
-    try {
-      kid = decodeProtectedHeader(value).kid
-    } catch {
-      return undefined
-    }
-    const key = typeof kid === 'string' ? this.#keys.get(kid) : undefined
+    const parts = value.split('.')
+    if (parts.length !== 5 || parts[1] !== '') return undefined
+    const [header = '', , iv = '', ciphertext = '', tag = ''] = parts
+    const fields = readHeader(header)
+    if (fields === undefined) return undefined
+    const key = this.#keys.get(fields.kid)
     if (key === undefined) return undefined
+    const ivBytes = unb64(iv)
+    const tagBytes = unb64(tag)
+    const data = unb64(ciphertext)
+    if (ivBytes?.length !== IV_BYTES || tagBytes?.length !== TAG_BYTES || data === undefined) return undefined
     try {
-      const { plaintext, protectedHeader } = await compactDecrypt(value, key, {
-        keyManagementAlgorithms: ['dir'],
-        contentEncryptionAlgorithms: ['A256GCM'],
-      })
-      const exp = protectedHeader.exp
-      return typeof exp === 'number' && exp > this.#now() ? plaintext : undefined
+      const decipher = createDecipheriv('aes-256-gcm', key, ivBytes, { authTagLength: TAG_BYTES })
+      decipher.setAAD(Buffer.from(header, 'ascii'))
+      decipher.setAuthTag(tagBytes)
+      const plaintext = Buffer.concat([decipher.update(data), decipher.final()])
+      return fields.exp > this.#now() ? new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength) : undefined
     } catch {
+      // Tampered, truncated, or sealed with another key under a colliding id.
       return undefined
     }
   }

@@ -143,3 +143,28 @@ t.test('CookieStore refuses what cannot hold statelessly, with clear errors', as
   t.throws(() => new CookieStore({ keys: [] }), { code: 'ERR_CONFIG', message: /at least one key/ })
   t.ok(new CookieStore({ keys: [k1.toString('base64url'), k2.toString('hex')] }), 'base64url and hex keys accepted')
 })
+
+t.test('CookieStore speaks standard JWE: jose opens its cookies, and it opens jose\'s', async (t) => {
+  const { CompactEncrypt, compactDecrypt } = await import('jose')
+  const store = new CookieStore({ keys: [k1] })
+  const exp = Date.now() + 60_000
+  const sealed = await store.seal(new TextEncoder().encode('{"hello":1}'), new Date(exp))
+  const { plaintext, protectedHeader } = await compactDecrypt(sealed, k1)
+  t.equal(new TextDecoder().decode(plaintext), '{"hello":1}', 'jose decrypts what the store sealed')
+  t.match(protectedHeader, { alg: 'dir', enc: 'A256GCM', exp }, 'with the header the store wrote')
+  t.type(protectedHeader.kid, 'string')
+
+  const kid = protectedHeader.kid as string
+  const byJose = await new CompactEncrypt(new TextEncoder().encode('from jose'))
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid, exp })
+    .encrypt(k1)
+  t.equal(new TextDecoder().decode((await store.open(byJose)) ?? new Uint8Array()), 'from jose', 'the store opens a JWE jose sealed')
+
+  const refused = {
+    'another content encryption': await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'dir', enc: 'A128GCM', kid, exp }).encrypt(k1.subarray(0, 16)),
+    'no expiry': await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid }).encrypt(k1),
+    'expired': await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid, exp: Date.now() - 1 }).encrypt(k1),
+    'an unknown key id': await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: 'nope', exp }).encrypt(k1),
+  }
+  for (const [what, value] of Object.entries(refused)) t.equal(await store.open(value), undefined, `refused: ${what}`)
+})
