@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http'
-import type { Session } from './session.js'
 
 /** How a held response is released. */
 export interface HoldHooks {
@@ -9,6 +8,11 @@ export interface HoldHooks {
   before(): Promise<void>
   /** `before` failed: the held writes are dropped; answer the request instead. */
   failed(err: unknown): void
+  /**
+   * The first write went through with nothing to commit: later changes cannot reach
+   * this response (e.g. warn when the session changes after all).
+   */
+  passed?(): void
 }
 
 /** Control of a held response. */
@@ -34,6 +38,10 @@ type Slots = Record<Method, unknown>
  * `write` answers `false` meanwhile and `'drain'` follows, so streams wait instead of
  * piling data up. When there is nothing to commit, the first write goes straight
  * through with no added latency.
+ *
+ * The hold is installed before the handler runs, never later: `res.end(render())`
+ * looks `end` up before `render()` runs, so a hold installed by a change made inside
+ * `render()` would be bypassed (the body would leave without its headers).
  */
 export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
   const slots = res as unknown as Slots
@@ -89,6 +97,7 @@ export function holdResponse(res: ServerResponse, hooks: HoldHooks): Hold {
         started = true
         if (!hooks.needed()) {
           restore()
+          hooks.passed?.()
           return (own[i] as Fn).apply(res, args)
         }
         queue.push([i, args])
@@ -124,38 +133,4 @@ class ResponseHold implements Hold {
   get started(): boolean {
     return this.#started()
   }
-}
-
-/** Hooks of {@link holdWhenModified}: those of holdResponse, and what to do when it is too late. */
-export interface LazyHoldHooks extends HoldHooks {
-  /** The session changed after the response's headers were sent: it cannot be committed. */
-  late(): void
-}
-
-/**
- * {@link holdResponse}, installed only when there is something to commit: at once when
- * the session needs a commit already (an idle-timeout touch), else at its first change.
- * Anonymous and read-only requests, most of a site's traffic, keep their response
- * untouched: no wrapper, no extra allocation, no added latency.
- */
-export function holdWhenModified(session: Session, res: ServerResponse, hooks: LazyHoldHooks): Hold {
-  let hold: Hold | undefined
-  let cancelled = false
-  // Closures, not a class with private fields: measured, the class instance made V8
-  // promote each modifying request's objects to old space (a full GC every ~1,000).
-  const install = () => {
-    if (cancelled) return
-    if (res.headersSent) return hooks.late()
-    hold = holdResponse(res, hooks)
-  }
-  if (hooks.needed()) install()
-  else session.onModified = install
-  return new ResponseHold(
-    () => (hold === undefined ? res.headersSent : hold.started),
-    () => {
-      cancelled = true
-      session.onModified = undefined
-      hold?.cancel()
-    },
-  )
 }

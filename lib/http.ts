@@ -26,14 +26,15 @@ export function isSecure(req: RequestInfo, trustProxy: boolean): boolean {
 }
 
 /**
- * The token a request carries, by the configured transport. Values of the wrong shape
- * are skipped here, so they never cost a store call.
+ * The token a request carries, by the configured transport, as `fromWire` reads it
+ * (by default: the value itself when it has a token's shape). Values it refuses are
+ * skipped here, so they never cost a store call.
  */
-export function readToken(
+export function readToken<T = string>(
   req: RequestInfo,
   config: Readonly<ResolvedConfig>,
-  fromWire: (value: string) => string | undefined = (v) => (isToken(v) ? v : undefined),
-): string | undefined {
+  fromWire: (value: string) => T | undefined = (v) => (isToken(v) ? (v as T) : undefined),
+): T | undefined {
   if (config.transport !== 'cookie') {
     const auth = req.headers.authorization
     if (auth !== undefined && auth.length < 8192 && /^bearer /i.test(auth)) {

@@ -47,6 +47,6 @@ export {
   setSessionHeaders,
   isSecure,
 } from './http.js'
-export { holdResponse, holdWhenModified, type Hold, type HoldHooks, type LazyHoldHooks } from './hold.js'
+export { holdResponse, type Hold, type HoldHooks } from './hold.js'
 export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost } from './serve.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'

@@ -90,12 +90,15 @@ export class Lifecycle {
    * Load the session of `token`. A malformed token, a missing, expired or corrupt
    * session: a fresh one (malformed tokens cost no store call). Store failures throw.
    */
-  async load(token: string | undefined): Promise<Session> {
+  async load(token: string | undefined, wire: string | undefined = token): Promise<Session> {
     if (this.sealing !== undefined) return this.#open(token)
     if (!isToken(token)) return this.fresh()
     const key = this.keyOf(token)
     const session = await this.loadKey(key)
-    if (!session.isNew) session.token = token
+    if (!session.isNew) {
+      session.token = token
+      session.held = { wire: wire ?? token, expires: this.#cookieExpiry(session) }
+    }
     return session
   }
 
@@ -245,9 +248,17 @@ export class Lifecycle {
     return idle === undefined ? deadline : Math.min(now + idle, deadline)
   }
 
+  /** The expiry a persistent cookie of `session` carries; undefined for a browser-session cookie. */
+  #cookieExpiry(session: Session): number | undefined {
+    return (session.persist ?? this.config.cookie.persist) ? session.expiry : undefined
+  }
+
   #result(session: Session, token: string): CommitResult {
-    const persist = session.persist ?? this.config.cookie.persist
-    return { action: 'set', token, expires: persist ? new Date(session.expiry) : undefined }
+    const expires = this.#cookieExpiry(session)
+    // The client holds exactly this cookie already: resending it would only cost bytes.
+    const held = session.held
+    if (held !== undefined && held.expires === expires && held.wire === this.toWire(token)) return { action: 'none' }
+    return { action: 'set', token, expires: expires === undefined ? undefined : new Date(expires) }
   }
 
   #touchTarget(session: Session): number | undefined {
@@ -264,9 +275,8 @@ export class Lifecycle {
     const key = session.storeKey as string
     await this.call('touch', this.store.touch(key, new Date(target)))
     session.expiry = target
-    const result = this.#result(session, session.token)
-    // A browser-session cookie has no expiry to move: no header needed.
-    return result.expires === undefined ? { action: 'none' } : result
+    // A browser-session cookie has no expiry to move: #result then asks for nothing.
+    return this.#result(session, session.token)
   }
 
   async #save(session: Session): Promise<CommitResult> {

@@ -362,17 +362,21 @@ export class SessionManager<
    * empty session comes back synchronously, so an adapter can go on in the same tick.
    */
   attach(contexts: object | object[], req: RequestInfo): Session | Promise<Session> {
-    const token = readToken(req, this.config, this.#fromWire)
-    if (token === undefined) return this.#bindAll(contexts, this.#life.fresh())
-    return this.#attachStored(contexts, token)
+    const found = readToken(req, this.config, this.#fromWire)
+    if (found === undefined) return this.#bindAll(contexts, this.#life.fresh())
+    return this.#attachStored(contexts, found)
   }
 
-  readonly #fromWire = (value: string): string | undefined => this.#life.fromWire(value)
+  /** A cookie or header value: the token in it, and the value as sent. */
+  readonly #fromWire = (wire: string): { token: string; wire: string } | undefined => {
+    const token = this.#life.fromWire(wire)
+    return token === undefined ? undefined : { token, wire }
+  }
 
-  async #attachStored(contexts: object | object[], token: string): Promise<Session> {
+  async #attachStored(contexts: object | object[], found: { token: string; wire: string }): Promise<Session> {
     let session: Session
     try {
-      session = await this.#life.load(token)
+      session = await this.#life.load(found.token, found.wire)
     } catch (err) {
       if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
       this.emit('storeError', err)

@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { holdWhenModified } from './hold.js'
+import { holdResponse } from './hold.js'
 import { applyHeaders, type RequestInfo, requestInfo } from './http.js'
 import type { SessionManager } from './manager.js'
 import type { Session } from './session.js'
@@ -36,11 +36,11 @@ export function nodeHandler(manager: ServeHost, handler: NodeHandler): RequestLi
 }
 
 function serve(manager: ServeHost, req: IncomingMessage, res: ServerResponse, handler: NodeHandler, session: Session, info: RequestInfo): void {
-  const hold = holdWhenModified(session, res, {
+  const hold = holdResponse(res, {
     needed: () => manager.needsCommit(session),
     before: async () => applyHeaders(res, await manager.finish(session, info)),
     failed: (err) => answerError(manager, err, req, res),
-    late: () => lateChange(manager),
+    passed: () => lateChange(manager, session),
   })
   const fail = (err: unknown) => {
     if (hold.started) {
@@ -63,11 +63,15 @@ function serve(manager: ServeHost, req: IncomingMessage, res: ServerResponse, ha
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 
-/** A session changed after its response's headers left: say so, it cannot be saved. */
-export function lateChange(manager: ServeHost): void {
-  manager.config.logger.warn(
-    'session-manager: the session changed after the response started; the change is not saved (change it before writing the response)',
-  )
+/**
+ * The response started with nothing to commit: should `session` change after all, say
+ * that the change cannot be saved (it used to vanish without a word).
+ */
+export function lateChange(manager: ServeHost, session: Session): void {
+  session.onModified = () =>
+    manager.config.logger.warn(
+      'session-manager: the session changed after the response started; the change is not saved (change it before writing the response)',
+    )
 }
 
 /**

@@ -52,6 +52,11 @@ export class Session {
   renewedFrom: string | undefined
   /** The state when the token was renewed: what a `renewGrace` copy serves. */
   renewedState: SessionRecord | undefined
+  /**
+   * The cookie (or header) value the client sent and, for a persistent cookie, the
+   * expiry it carries. A commit that would send the same again sends nothing.
+   */
+  held: { wire: string; expires: number | undefined } | undefined
   /** Loaded while the store was failing (`onStoreError: 'anonymous'`): never committed. */
   degraded = false
   /** The request failed: do not commit. */
@@ -60,9 +65,8 @@ export class Session {
   released = false
 
   /**
-   * Called once, when the status first leaves `'unmodified'`: the Node and Express
-   * adapters hold the response only from then on, so requests that never change their
-   * session cost no wrapper at all.
+   * Called once, when the status first leaves `'unmodified'` (the Node and Express
+   * adapters warn through it when a change comes after the response started).
    */
   onModified: (() => void) | undefined
 

@@ -8,7 +8,7 @@ import {
   applyHeaders,
   ConfigError,
   type Hold,
-  holdWhenModified,
+  holdResponse,
   lateChange,
   requestInfo,
   type Session,
@@ -62,7 +62,7 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
   return function session(req: Request, res: Response, next: NextFunction): void {
     const info = requestInfo(req)
     const start = (session: Session) => {
-      ;(req as Held)[HOLD] = holdWhenModified(session, res, {
+      ;(req as Held)[HOLD] = holdResponse(res, {
         needed: () => manager.needsCommit(session),
         before: async () => applyHeaders(res, await manager.finish(session, info)),
         failed: (err) => {
@@ -71,7 +71,7 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
           for (const name of res.getHeaderNames()) res.removeHeader(name)
           next(err)
         },
-        late: () => lateChange(manager),
+        passed: () => lateChange(manager, session),
       })
       next()
     }

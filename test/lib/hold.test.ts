@@ -98,3 +98,49 @@ t.test('loadAndSave keeps cookies the handler set itself', async (t) => {
   t.equal(reply.setCookies[0], 'theme=dark; Path=/')
   t.match(reply.setCookies[1], /^session=/)
 })
+
+t.test('loadAndSave: a change made while the body is being rendered is committed with it', async (t) => {
+  // `res.end(render(req))` looks `end` up before `render` runs: the hold must already be there.
+  const manager = new SessionManager({ store: new MemoryStore({ sweepInterval: 0 }) })
+  const render = (req: Parameters<typeof manager.put>[0]) => {
+    const flash = manager.popString(req, 'flash')
+    manager.put(req, 'views', manager.getNumber(req, 'views') + 1)
+    return `views=${manager.getNumber(req, 'views')} flash=${flash}`
+  }
+  const app = await listen(
+    manager.loadAndSave((req, res) => {
+      if (req.url === '/flash') manager.put(req, 'flash', 'hi')
+      res.setHeader('content-type', 'text/plain')
+      res.end(render(req))
+    }),
+  )
+  t.teardown(app.close)
+  const client = new Client(app.url)
+  const first = await client.get('/')
+  t.equal(first.status, 200)
+  t.equal(first.body, 'views=1 flash=', 'a new session, created inside render')
+  t.equal(first.setCookies.length, 1, 'and its cookie on that response')
+  t.equal((await client.get('/flash')).body, 'views=2 flash=hi')
+  const third = await client.get('/')
+  t.equal(third.body, 'views=3 flash=', 'a loaded session changed inside render: saved, flash popped once')
+  t.equal(third.headers.get('content-type'), 'text/plain', 'headers intact')
+})
+
+t.test('loadAndSave: a change after the response started is reported, not silently lost', async (t) => {
+  const warnings: string[] = []
+  const manager = new SessionManager({
+    store: new MemoryStore({ sweepInterval: 0 }),
+    logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+  })
+  const app = await listen(
+    manager.loadAndSave((req, res) => {
+      res.end('sent')
+      manager.put(req, 'late', true)
+    }),
+  )
+  t.teardown(app.close)
+  const reply = await new Client(app.url).get('/')
+  t.equal(reply.body, 'sent')
+  t.same(reply.setCookies, [], 'nothing could be committed')
+  t.match(warnings, [/changed after the response started/])
+})
