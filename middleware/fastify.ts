@@ -40,7 +40,8 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
   app.addHook('onRequest', async function loadSession(request) {
     const info = requestInfo(request.raw)
     // A store failure rejects here and goes to Fastify's error handler.
-    const session = await manager.attach([request, request.raw], info)
+    const attached = manager.attach([request, request.raw], info)
+    const session = attached instanceof Promise ? await attached : attached
     loaded.set(request, { session, info })
   })
 

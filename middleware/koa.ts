@@ -55,7 +55,9 @@ export function sessionMiddleware(manager: SessionManager): Middleware {
   }
   return async function session(ctx: Context, next: Next): Promise<void> {
     const info = requestInfo(ctx.req)
-    const loaded = await manager.attach([ctx, ctx.request, ctx.req], info)
+    const attached = manager.attach([ctx, ctx.request, ctx.req], info)
+    // Without a token the session is there at once: no await, no extra microtask.
+    const loaded = attached instanceof Promise ? await attached : attached
     try {
       await next()
     } catch (err) {
