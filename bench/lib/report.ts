@@ -1,0 +1,211 @@
+/**
+ * From recorded results to the targets of issue 9 (met / missed) and the markdown
+ * tables printed and written into bench/README.md.
+ */
+import { CONTENDERS, type Scenario } from './contenders.js'
+import { type Cell, type Results, sum, type Target } from './stats.js'
+
+const SCEN: Scenario[] = ['S0', 'S1', 'S2', 'S3', 'S4']
+
+const cell = (r: Results, name: string, s: Scenario): Cell | undefined =>
+  r.cells.find((c) => c.contender === name && c.scenario === s && c.rps !== undefined)
+
+const fmt = (x: number | undefined, digits = 0): string =>
+  x === undefined || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : a / b)
+
+/** Store commands (Redis: sent by the server; other stores: Store calls) per request of `name` in `s`. */
+export function storeOps(r: Results, name: string, s: Scenario): number | undefined {
+  const calls = r.storeCalls[name]?.[s]
+  if (calls === undefined) return undefined
+  const v = calls.redisSent !== undefined ? sum(calls.redisSent) : sum(calls.storeCalls)
+  return Number.isFinite(v) ? v : undefined
+}
+
+/** Evaluate the targets of issue 9 on `r`. */
+export function evaluateTargets(r: Results): Target[] {
+  const targets: Target[] = []
+  const ok = (name: string) => r.contenders.find((c) => c.name === name)?.status === 'ok'
+  const ours = r.contenders.filter((c) => c.kind === 'ours' && c.status === 'ok')
+
+  // 1. Store commands per request: exactly 0 / 1 / 2 for S1 / S2 / S3, every store.
+  for (const store of ['memory', 'redis', 'cookie'] as const) {
+    const names = ours.filter((c) => c.store === store).map((c) => c.name)
+    if (names.length === 0) continue
+    const parts: string[] = []
+    let met: boolean | undefined = true
+    for (const name of names) {
+      const v = (['S1', 'S2', 'S3'] as const).map((s) => storeOps(r, name, s))
+      if (v.some((x) => x === undefined)) met = undefined
+      else if (v[0] !== 0 || v[1] !== 1 || v[2] !== 2) met = false
+      parts.push(`${name}: ${v.map((x) => fmt(x, 2)).join(' / ')}`)
+    }
+    targets.push({
+      id: `store-ops-${store}`,
+      text: `${store} store: store commands per request exactly 0 / 1 / 2 for S1 / S2 / S3`,
+      value: parts.join('; '),
+      met: met === true && names.length > 0 ? true : met,
+      note: store === 'redis' ? 'Redis commands the server sent (MONITOR); Lua-internal calls not counted' : 'Store method calls (find/commit/… , seal/open)',
+    })
+  }
+
+  // 2. S1 costs what bare costs (req/s within 10 %, noise on this machine is ~5 %).
+  for (const fw of ['node', 'express', 'fastify', 'koa'] as const) {
+    const name = `ours-${fw}-memory`
+    const s1 = cell(r, name, 'S1')
+    const s0 = cell(r, `bare-${fw}`, 'S0')
+    if (!ok(name) || s1 === undefined || s0 === undefined) continue
+    const q = ratio(s1.rps, s0.rps)
+    const cpu = ratio(s1.cpuUs, s0.cpuUs)
+    targets.push({
+      id: `s1-bare-${fw}`,
+      text: `${fw}: S1 costs what bare costs (req/s ≥ 0.90 × bare S0)`,
+      value: `req/s ${fmt(q, 2)}×, CPU/req ${fmt(cpu, 2)}×`,
+      met: q === undefined ? undefined : q >= 0.9,
+    })
+  }
+
+  // 3–4. Throughput ratios.
+  const pairs: Array<[string, string, Scenario, number, string]> = [
+    ['ours-node-redis', 'fastify-session-redis', 'S2', 2, 'Redis over node:http: S2 ≥ 2× @fastify/session S2'],
+    ['ours-node-redis', 'express-session-redis', 'S2', 2.5, 'Redis over node:http: S2 ≥ 2.5× express-session S2'],
+    ['ours-node-redis', 'fastify-session-redis', 'S3', 1.7, 'Redis over node:http: S3 ≥ 1.7× @fastify/session S3'],
+    ['ours-node-cookie', 'iron-session', 'S2', 6, 'cookie store: S2 ≥ 6× iron-session S2'],
+  ]
+  for (const [a, b, s, min, text] of pairs) {
+    const ca = cell(r, a, s)
+    const cb = cell(r, b, s)
+    const q = ratio(ca?.rps, cb?.rps)
+    targets.push({
+      id: `${a}/${b}/${s}`,
+      text,
+      value: q === undefined ? 'not measured' : `${fmt(ca?.rps)} / ${fmt(cb?.rps)} req/s = ${fmt(q, 2)}× (CPU/req ${fmt(ratio(cb?.cpuUs, ca?.cpuUs), 2)}×)`,
+      met: q === undefined ? undefined : q >= min,
+    })
+  }
+
+  // 5. Concurrency: 50 of 50 kept for this library, every store.
+  for (const c of ours) {
+    const res = r.concurrency[c.name]
+    if (res === undefined) continue
+    if ('error' in res) {
+      targets.push({ id: `concurrency-${c.name}`, text: `${c.name}: 50 of 50 concurrent puts kept`, value: res.error, met: undefined })
+      continue
+    }
+    targets.push({
+      id: `concurrency-${c.name}`,
+      text: `${c.name}: 50 of 50 concurrent puts kept`,
+      value: res.kept.join(', '),
+      // A stateless store cannot merge: every response carries a whole new cookie and the client keeps the last.
+      met: c.store === 'cookie' ? undefined : res.kept.every((k) => k === res.of),
+      ...(c.store === 'cookie' ? { note: 'not applicable to a stateless store: each response carries a whole new cookie, the client keeps the last one' } : {}),
+    })
+  }
+  return targets
+}
+
+const mark = (met: boolean | undefined) => (met === true ? '✅ met' : met === false ? '❌ missed' : '— n/a')
+
+function metricTable(r: Results, title: string, value: (c: Cell) => string, scenarios = SCEN): string {
+  const rows = r.contenders.filter((c) => c.status === 'ok')
+  const lines = [`**${title}**`, '', `| contender | ${scenarios.join(' | ')} |`, `|---|${scenarios.map(() => '--:').join('|')}|`]
+  for (const c of rows) {
+    const cells = scenarios.map((s) => {
+      const x = r.cells.find((y) => y.contender === c.name && y.scenario === s)
+      if (x === undefined) return ''
+      if (x.error !== undefined) return 'error'
+      return value(x)
+    })
+    lines.push(`| ${c.name} | ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+/** The whole markdown report. */
+export function markdown(r: Results): string {
+  const out: string[] = []
+  const m = r.machine
+  out.push(
+    `Run: **${r.mode}** mode, ${r.started.slice(0, 16).replace('T', ' ')} UTC, ${r.config.rounds} round(s) × ${r.config.seconds} s per contender and scenario ` +
+      `(+${r.config.warmup} s warm-up), ${r.config.connections} connections, ${Math.round((r.seconds ?? 0) / 60)} min in all.  `,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}${m.redis ? `, Redis ${m.redis}` : ''}. ` +
+      'Client (autocannon) and servers share the machine.',
+    '',
+  )
+  out.push(metricTable(r, 'Requests per second (median of rounds)', (c) => fmt(c.rps)))
+  out.push('')
+  out.push(metricTable(r, 'Server CPU µs per request (median)', (c) => fmt(c.cpuUs, 1)))
+  out.push('')
+  out.push(metricTable(r, 'p99 latency, ms (median)', (c) => fmt(c.p99, 1)))
+  out.push('')
+  // Store calls: for Redis contenders, commands sent (MONITOR) and all calls incl. Lua (commandstats).
+  const stores = ['| contender | S1 | S2 | S3 | S4 |', '|---|--:|--:|--:|--:|']
+  for (const c of r.contenders.filter((x) => x.status === 'ok' && x.kind !== 'bare')) {
+    const cols = (['S1', 'S2', 'S3', 'S4'] as const).map((s) => {
+      const calls = r.storeCalls[c.name]?.[s]
+      const all = r.cells.find((x) => x.contender === c.name && x.scenario === s)?.redisAll
+      const parts: string[] = []
+      if (calls?.redisSent !== undefined) parts.push(fmt(sum(calls.redisSent), 2))
+      else if (calls?.storeCalls !== undefined) parts.push(`${fmt(sum(calls.storeCalls), 2)} calls`)
+      if (c.store === 'redis' && all !== undefined) parts.push(`(${fmt(all, 2)} all)`)
+      return parts.join(' ') || '—'
+    })
+    if (cols.every((x) => x === '—')) continue
+    stores.push(`| ${c.name} | ${cols.join(' | ')} |`)
+  }
+  out.push(
+    '**Store commands per request** — Redis: commands the server sent (MONITOR), and in parentheses every command ' +
+      'Redis ran under load, Lua-internal ones included (INFO commandstats); this library on memory/cookie: Store method calls.',
+    '',
+    ...stores,
+    '',
+  )
+  // Ratios of this library vs the same framework's peer, same store kind.
+  const pairs: Array<[string, string]> = [
+    ['ours-node-redis', 'express-session-redis'],
+    ['ours-node-redis', 'fastify-session-redis'],
+    ['ours-express-redis', 'express-session-redis'],
+    ['ours-fastify-redis', 'fastify-session-redis'],
+    ['ours-koa-redis', 'koa-session-redis'],
+    ['ours-express-memory', 'express-session-memory'],
+    ['ours-fastify-memory', 'fastify-session-memory'],
+    ['ours-node-cookie', 'iron-session'],
+    ['ours-koa-memory', 'koa-session-cookie'],
+    ['ours-node-redis', 'floor-node-redis'],
+    ['fastify-session-redis', 'floor-node-redis'],
+    ['express-session-redis', 'floor-node-redis'],
+  ]
+  const rl = ['| contender | against | S1 | S2 | S3 | S4 |', '|---|---|--:|--:|--:|--:|']
+  for (const [a, b] of pairs) {
+    const qs = (['S1', 'S2', 'S3', 'S4'] as const).map((s) => ratio(cell(r, a, s)?.rps, cell(r, b, s)?.rps))
+    if (qs.every((q) => q === undefined)) continue
+    rl.push(`| ${a} | ${b} | ${qs.map((q) => (q === undefined ? '—' : `${fmt(q, 2)}×`)).join(' | ')} |`)
+  }
+  out.push('**Throughput ratios** (req/s of the first ÷ req/s of the second; `floor-node-redis` is the hand-written lower bound: node:http and bare GET/SET)', '', ...rl, '')
+  out.push('**Targets (issue 9)**', '', '| target | measured | |', '|---|---|---|')
+  for (const t of r.targets) out.push(`| ${t.text}${t.note ? ` <br><sub>${t.note}</sub>` : ''} | ${t.value} | ${mark(t.met)} |`)
+  out.push('')
+  const mem = Object.entries(r.memory)
+  if (mem.length > 0) {
+    out.push('**Memory per session** (memory stores; heap after a full GC, before and after creating sessions through S4)', '', '| contender | sessions | bytes/session |', '|---|--:|--:|')
+    for (const [name, v] of mem) out.push('error' in v ? `| ${name} | — | ${v.error} |` : `| ${name} | ${fmt(v.sessions)} | ${fmt(v.bytesPerSession)} |`)
+    out.push('')
+  }
+  const conc = Object.entries(r.concurrency)
+  if (conc.length > 0) {
+    out.push('**Concurrency** (50 concurrent requests on one session, each putting its own key: keys kept, per trial)', '', '| contender | kept of 50 |', '|---|---|')
+    for (const [name, v] of conc) out.push(`| ${name} | ${'error' in v ? v.error : v.kept.join(', ')} |`)
+    out.push('')
+  }
+  const skipped = r.contenders.filter((c) => c.status !== 'ok')
+  if (skipped.length > 0) {
+    out.push('**Skipped**', '')
+    for (const c of skipped) out.push(`- ${c.name}: ${c.note ?? c.status}`)
+    out.push('')
+  }
+  return out.join('\n')
+}
+
+/** Known contender names (for `--only` validation). */
+export const contenderNames = (): string[] => CONTENDERS.map((c) => c.name)
