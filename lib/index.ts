@@ -48,5 +48,5 @@ export {
   isSecure,
 } from './http.js'
 export { holdResponse, type Hold, type HoldHooks } from './hold.js'
-export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost } from './serve.js'
+export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost, withSession } from './serve.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'

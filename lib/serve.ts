@@ -19,20 +19,36 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
 export function nodeHandler(manager: ServeHost, handler: NodeHandler): RequestListener {
   return (req, res) => {
     const info = requestInfo(req)
-    let attached: Session | Promise<Session>
-    try {
-      attached = manager.attach(req, info)
-    } catch (err) {
-      return answerError(manager, err, req, res)
-    }
-    // No token: the session is there at once, and the handler runs in this same tick.
-    if (attached instanceof Promise) {
-      attached.then(
-        (session) => serve(manager, req, res, handler, session, info),
-        (err: unknown) => answerError(manager, err, req, res),
-      )
-    } else serve(manager, req, res, handler, attached, info)
+    withSession(
+      manager,
+      req,
+      info,
+      (session) => serve(manager, req, res, handler, session, info),
+      (err) => answerError(manager, err, req, res),
+    )
   }
+}
+
+/**
+ * For callback-style adapters: attach the request's session to `contexts`, then call
+ * `go` with it — in this same tick when there is nothing to load (no token), so the
+ * handler runs without a microtask in between. A load failure goes to `fail`.
+ */
+export function withSession(
+  manager: Pick<ServeHost, 'attach'>,
+  contexts: object | object[],
+  info: RequestInfo,
+  go: (session: Session) => void,
+  fail: (err: unknown) => void,
+): void {
+  let attached: Session | Promise<Session>
+  try {
+    attached = manager.attach(contexts, info)
+  } catch (err) {
+    return fail(err)
+  }
+  if (attached instanceof Promise) attached.then(go, fail)
+  else go(attached)
 }
 
 function serve(manager: ServeHost, req: IncomingMessage, res: ServerResponse, handler: NodeHandler, session: Session, info: RequestInfo): void {

@@ -13,6 +13,7 @@ import {
   requestInfo,
   type Session,
   SessionManager,
+  withSession,
 } from '../lib/index.js'
 
 /** Where a request keeps its response hold, for {@link sessionErrors}. */
@@ -75,15 +76,7 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
       })
       next()
     }
-    let attached: Session | Promise<Session>
-    try {
-      attached = manager.attach(req, info)
-    } catch (err) {
-      return next(err)
-    }
-    // No token: nothing to load, the routes run in this same tick.
-    if (attached instanceof Promise) attached.then(start, (err: unknown) => next(err))
-    else start(attached)
+    withSession(manager, req, info, start, (err) => next(err))
   }
 }
 
