@@ -1,3 +1,9 @@
+/**
+ * The load-and-save lifecycle: load, commit (versioned, with rebase and retries),
+ * touch, seal, remove. Over 300 lines because these share one state machine and the
+ * store-call plumbing (timeouts, error wrapping, the commit chain); the codec, the
+ * chain, the deadlines and the user index are their own modules.
+ */
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
 import type { ResolvedConfig } from './config.js'
@@ -89,15 +95,17 @@ export class Lifecycle {
   /**
    * Load the session of `token`. A malformed token, a missing, expired or corrupt
    * session: a fresh one (malformed tokens cost no store call). Store failures throw.
+   * `wire` is the cookie or header value the token came in, when it came over HTTP:
+   * a commit then sends nothing the client already holds.
    */
-  async load(token: string | undefined, wire: string | undefined = token): Promise<Session> {
+  async load(token: string | undefined, wire?: string): Promise<Session> {
     if (this.sealing !== undefined) return this.#open(token)
     if (!isToken(token)) return this.fresh()
     const key = this.keyOf(token)
     const session = await this.loadKey(key)
     if (!session.isNew) {
       session.token = token
-      session.held = { wire: wire ?? token, expires: this.#cookieExpiry(session) }
+      if (wire !== undefined) session.held = { wire, expires: this.#cookieExpiry(session) }
     }
     return session
   }
@@ -275,8 +283,9 @@ export class Lifecycle {
     const key = session.storeKey as string
     await this.call('touch', this.store.touch(key, new Date(target)))
     session.expiry = target
-    // A browser-session cookie has no expiry to move: #result then asks for nothing.
-    return this.#result(session, session.token)
+    const result = this.#result(session, session.token)
+    // A browser-session cookie has no expiry to move: no header needed.
+    return result.expires === undefined ? { action: 'none' } : result
   }
 
   async #save(session: Session): Promise<CommitResult> {

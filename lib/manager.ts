@@ -1,3 +1,9 @@
+/**
+ * SessionManager, the library's public face. Over 300 lines because it is one class
+ * whose methods are the documented API (DESIGN.md's table), each a few lines of
+ * delegation with its TSDoc; the work lives in lifecycle.ts, users.ts, http.ts and
+ * serve.ts. Splitting the class would split that one table across files.
+ */
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { z } from 'zod'
