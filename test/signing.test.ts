@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { SessionManager, type SigningKey } from '../lib/index.js'
 import { MemoryStore } from '../stores/memory.js'
-import { Client, listen } from './helpers/http.js'
+import { Client, counterApp, listen } from './helpers/http.js'
 import { SpyStore } from './helpers/spy-store.js'
 
 const k1 = randomBytes(32)
@@ -15,12 +15,7 @@ const k2 = randomBytes(32)
 async function app(t: Test, signingKeys: SigningKey[], memory = new MemoryStore({ sweepInterval: 0 })) {
   const store = new SpyStore(memory)
   const manager = new SessionManager({ store, signingKeys })
-  const server = await listen(
-    manager.loadAndSave((req, res) => {
-      if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
-      res.end(String(manager.getNumber(req, 'n')))
-    }),
-  )
+  const server = await listen(counterApp(manager, String))
   t.teardown(server.close)
   return { store, memory, server, client: new Client(server.url) }
 }

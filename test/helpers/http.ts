@@ -2,8 +2,26 @@
  * A real HTTP server on a loopback port and a small client with a cookie jar, for
  * tests that go through the network like a browser would.
  */
-import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+
+/** The part of a SessionManager the counter app uses (kept structural: no import of lib here). */
+interface Counting {
+  loadAndSave(handler: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener
+  put(ctx: object, key: 'n', value: number): void
+  getNumber(ctx: object, key: 'n'): number
+}
+
+/**
+ * The counter app of the store tests: `GET /put` adds one to `n`, every path answers
+ * `format(n)` (default `n=<n>`).
+ */
+export function counterApp(manager: Counting, format: (n: number) => string = (n) => `n=${n}`): RequestListener {
+  return manager.loadAndSave((req, res) => {
+    if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
+    res.end(format(manager.getNumber(req, 'n')))
+  })
+}
 
 /** A listening server and how to reach and stop it. */
 export interface Running {

@@ -9,7 +9,6 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { Etcd3, isRecoverableError } from 'etcd3'
@@ -18,7 +17,7 @@ import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel
 import { SessionManager } from '../../lib/index.js'
 import { EtcdStore } from '../../stores/etcd.js'
 import { reachable } from '../helpers/service.js'
-import { Client, listen } from '../helpers/http.js'
+import { Client, counterApp, listen } from '../helpers/http.js'
 
 const endpoints = (process.env.ETCD_CLUSTER ?? 'http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793').split(',')
 const root = process.env.ETCD_TEST_ROOT ?? '/tmp/session-manager'
@@ -158,12 +157,7 @@ if (await reachable(t, `etcd cluster at ${endpoints.join(',')}`, () => client.ge
     // A client of its own: no circuit state left over from the outage above.
     const { store } = connect()
     const manager = new SessionManager({ store, storeTimeout: 3000, logger: { warn() {}, error() {} } })
-    const server = await listen(
-      manager.loadAndSave(async (req: IncomingMessage, res: ServerResponse) => {
-        if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
-        res.end(`n=${manager.getNumber(req, 'n')}`)
-      }),
-    )
+    const server = await listen(counterApp(manager))
     t.teardown(server.close)
     const browser = new Client(server.url)
     t.equal((await browser.get('/put')).body, 'n=1')

@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +14,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { SessionManager } from '../../lib/index.js'
 import { RedisStore, redisClientOptions } from '../../stores/redis.js'
-import { Client, listen } from '../helpers/http.js'
+import { Client, counterApp, listen } from '../helpers/http.js'
 import { reachable } from '../helpers/service.js'
 
 const freePort = () =>
@@ -64,12 +63,7 @@ const client = new Redis({ port, host: '127.0.0.1', ...redisClientOptions })
 t.teardown(() => client.disconnect())
 const store = new RedisStore(client)
 const manager = new SessionManager({ store, storeTimeout: 5000, logger: { warn() {}, error() {} } })
-const app = await listen(
-  manager.loadAndSave(async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
-    res.end(`n=${manager.getNumber(req, 'n')}`)
-  }),
-)
+const app = await listen(counterApp(manager))
 t.teardown(app.close)
 const later = () => new Date(Date.now() + 60_000)
 /** How long `work` took to settle, and whether it rejected. */

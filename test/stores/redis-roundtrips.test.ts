@@ -7,12 +7,11 @@
  * costs none, a read-only request one and a modifying request two.
  */
 import { randomBytes } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { SessionManager } from '../../lib/index.js'
 import { RedisStore, redisClientOptions } from '../../stores/redis.js'
-import { Client, listen } from '../helpers/http.js'
+import { Client, counterApp, listen } from '../helpers/http.js'
 import { reachable } from '../helpers/service.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -82,12 +81,7 @@ t.test('RedisStore round trips', async (t) => {
 
 t.test('SessionManager over RedisStore: round trips per HTTP request', async (t) => {
   const manager = new SessionManager({ store: new RedisStore(client, { prefix }), logger: { warn() {}, error() {} } })
-  const server = await listen(
-    manager.loadAndSave(async (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
-      res.end(`n=${manager.getNumber(req, 'n')}`)
-    }),
-  )
+  const server = await listen(counterApp(manager))
   t.teardown(server.close)
   const browser = new Client(server.url)
   t.same(await count(() => browser.get('/')), [], 'anonymous request: no command')

@@ -9,7 +9,6 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -17,7 +16,7 @@ import { Redis } from 'ioredis'
 import { SessionManager } from '../../lib/index.js'
 import { RedisStore, sentinelClientOptions } from '../../stores/redis.js'
 import { storeContract } from '../store-contract.js'
-import { Client, listen } from '../helpers/http.js'
+import { Client, counterApp, listen } from '../helpers/http.js'
 import { reachable } from '../helpers/service.js'
 
 const sentinels = (process.env.REDIS_SENTINELS ?? '127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382')
@@ -83,12 +82,7 @@ t.test('RedisStore(Sentinel) survives a SIGKILLed primary without losing acknowl
   const quiet = { warn() {}, error() {} }
   const app = (store: RedisStore) => {
     const manager = new SessionManager({ store, storeTimeout: 4000, logger: quiet })
-    return listen(
-      manager.loadAndSave(async (req: IncomingMessage, res: ServerResponse) => {
-        if (req.url === '/put') manager.put(req, 'n', manager.getNumber(req, 'n') + 1)
-        res.end(String(manager.getNumber(req, 'n')))
-      }),
-    )
+    return listen(counterApp(manager, String))
   }
   const [safeApp, fastApp] = await Promise.all([app(safe), app(fast)])
   t.teardown(() => Promise.all([safeApp.close(), fastApp.close()]))
