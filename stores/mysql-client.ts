@@ -41,6 +41,7 @@ export interface MySQLClientOptions {
   pattern?: string
   selector?: 'RR' | 'RANDOM' | 'ORDER'
   queryTimeout?: number
+  retryWindow?: number
 }
 
 /** Runs one statement on a connection from `conn`. */
@@ -64,7 +65,9 @@ const TRANSIENT = new Set([
   'ER_LOCK_DEADLOCK',
 ])
 
+// Pauses between attempts: 50 ms, doubling, at most 500 ms.
 const RETRY_PAUSE = 50
+const RETRY_PAUSE_MAX = 500
 
 /** The mysql2 error code of `err` (`ER_DUP_ENTRY`, `ECONNREFUSED`, …), if any. */
 export function errorCode(err: unknown): string | undefined {
@@ -94,6 +97,7 @@ export function matchedRows(result: unknown): number {
 export class MySQLClient {
   readonly #source: Source
   readonly #timeout: number | undefined
+  readonly #window: number
   /** True when the user passed a PoolCluster. */
   readonly cluster: boolean
 
@@ -106,6 +110,7 @@ export class MySQLClient {
     this.#source =
       typeof core.of === 'function' ? core.of(options.pattern ?? '*', options.selector ?? 'RR') : core
     this.#timeout = options.queryTimeout ? options.queryTimeout : undefined
+    this.#window = options.retryWindow ?? (this.cluster ? 5000 : 0)
   }
 
   /** Run `sql` once. */
@@ -114,22 +119,28 @@ export class MySQLClient {
   }
 
   /**
-   * Run `sql`, and once more on a fresh connection (with a PoolCluster, the next node)
-   * when the first attempt fails with an error `retry` accepts.
+   * Run `sql`; when an attempt fails with an error `retry` accepts, run it again on a
+   * fresh connection (with a PoolCluster, the next node): once at once, then with a
+   * growing pause for as long as the retry window, counted from the first attempt, lasts.
    */
   async run(
     sql: string,
     values: SqlValue[] = [],
     retry: (err: unknown) => boolean = isTransient,
   ): Promise<unknown> {
-    try {
-      return await this.query(sql, values)
-    } catch (err) {
-      if (!retry(err)) throw err
+    const started = Date.now()
+    let pause = RETRY_PAUSE
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.query(sql, values)
+      } catch (err) {
+        if (!retry(err) || (attempt > 0 && Date.now() + pause - started > this.#window)) throw err
+      }
       // A killed server drops all its connections at once; pausing lets the pool see
       // them close, so the retry gets a live connection (or, in a cluster, a live node).
-      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE))
-      return this.query(sql, values)
+      // A cluster without a primary component (1047) needs seconds: the pause grows.
+      await new Promise((resolve) => setTimeout(resolve, pause))
+      pause = Math.min(pause * 2, RETRY_PAUSE_MAX)
     }
   }
 

@@ -24,6 +24,15 @@ export interface MySQLStoreOptions {
   /** Per-statement timeout in ms (mysql2 `timeout`). Default 5000; 0 disables it. */
   queryTimeout?: number
   /**
+   * How long, in ms from the first attempt, a statement that failed with a transient
+   * error (connection lost or refused, a non-primary Galera node, a certification abort)
+   * keeps being retried, with pauses growing from 50 ms to 500 ms. One retry always
+   * happens. Default 5000 with a PoolCluster (rides out an eviction or a brief
+   * non-primary spell), 0 with a Pool (a single server that is down is reported at once).
+   * The manager's `storeTimeout` still bounds each request.
+   */
+  retryWindow?: number
+  /**
    * `wsrep_sync_wait` for the store's statements on Galera (read-your-writes from any
    * node): `'auto'` uses 3 (reads, updates and deletes) when the server is a MariaDB
    * Galera node; a number forces that mask; `false` never sets it. Default `'auto'`.
@@ -95,13 +104,14 @@ export class MySQLStore implements VersionedStore, TouchStore, UserIndexStore {
     this.#batch = positive('cleanupBatch', options.cleanupBatch, 500)
     const every = positive('cleanupInterval', options.cleanupInterval, 300_000, true)
     const queryTimeout = positive('queryTimeout', options.queryTimeout, 5000, true)
+    const retryWindow = options.retryWindow === undefined ? undefined : positive('retryWindow', options.retryWindow, 0, true)
     const sync = options.syncWait ?? 'auto'
     if (sync !== 'auto' && sync !== false && !(Number.isInteger(sync) && sync >= 0 && sync <= 15)) {
       throw new ConfigError(`MySQLStore option "syncWait" must be 'auto', false or 0-15, got ${String(sync)}`)
     }
     this.#syncWait = sync
     this.#now = options.now ?? Date.now
-    this.#client = new MySQLClient(db, { ...options, queryTimeout })
+    this.#client = new MySQLClient(db, { ...options, queryTimeout, retryWindow })
     if (every > 0) this.#timer = new CleanupTimer(() => this.cleanup(), every, options.onCleanupError ?? noop)
     this.#ready = this.#init()
     this.#ready.catch(noop) // the caller awaits `ready`; never an unhandled rejection

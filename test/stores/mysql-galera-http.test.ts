@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
 import mysql from 'mysql2/promise'
-import { SessionManager } from '../../lib/index.js'
+import { SessionManager, type Logger } from '../../lib/index.js'
 import { MySQLStore } from '../../stores/mysql.js'
 import { Client, listen } from '../helpers/http.js'
 import { reachable } from '../helpers/service.js'
@@ -46,10 +46,20 @@ const clusterSize = async (i: number) => {
   return Number(rows[0]?.Value)
 }
 const silent = { warn() {}, error() {} }
+/** Errors the apps logged, counted by `code: message`, so a failure says what went wrong. */
+const logged = new Map<string, number>()
+const counting = {
+  warn() {},
+  error(_msg: string, err?: unknown) {
+    const e = err as { code?: string; message?: string } | undefined
+    const key = `${e?.code ?? '?'}: ${e?.message ?? String(err)}`
+    logged.set(key, (logged.get(key) ?? 0) + 1)
+  },
+}
 
 /** An app counting visits: `/inc` adds one and answers the new count, `/read` only reads. */
-const app = async (store: MySQLStore) => {
-  const manager = new SessionManager({ store, lifetime: '1h', storeTimeout: 10_000, logger: silent })
+const app = async (store: MySQLStore, logger: Logger = silent) => {
+  const manager = new SessionManager({ store, lifetime: '1h', storeTimeout: 10_000, logger })
   const running = await listen(
     manager.loadAndSave((req: IncomingMessage, res: ServerResponse) => {
       const visits = manager.getNumber(req, 'visits') + (req.url === '/inc' ? 1 : 0)
@@ -85,7 +95,7 @@ t.test('MySQLStore on Galera over HTTP: each request read through another node s
 })
 
 t.test('MySQLStore on a PoolCluster over HTTP keeps serving while a node is SIGKILLed', async (t) => {
-  const served = await app(await store(cluster))
+  const served = await app(await store(cluster), counting)
   const acked: number[] = []
   const browsers: Client[] = []
   const failures = new Map<string, number>()
@@ -125,6 +135,7 @@ t.test('MySQLStore on a PoolCluster over HTTP keeps serving while a node is SIGK
   )
   t.ok(eviction > 0, `node 2 evicted ${eviction} ms after SIGKILL`)
   t.same(Object.fromEntries(failures), {}, 'no request failed')
+  t.same(Object.fromEntries(logged), {}, 'no store error logged')
 
   // Each browser's count, read through an app on a surviving node, is at least what it was told.
   const reader = await app(await store(pools[2]!))

@@ -158,6 +158,41 @@ t.test('MySQLStore on a PoolCluster keeps serving while a node is SIGKILLed', as
   console.log(`# galera rejoin: node 2 back in the cluster ${rejoin} ms after restart`)
 })
 
+t.test('MySQLStore on a PoolCluster rides out a spell without a primary component (1047) within retryWindow', async (t) => {
+  // wsrep_reject_queries=ALL makes a node answer table statements with 1047, exactly as a
+  // node outside the primary component does; on all three nodes it is a cluster-wide spell.
+  const reject = (mode: 'ALL' | 'NONE') => Promise.all(pools.map((p) => p.query(`SET GLOBAL wsrep_reject_queries = ${mode}`)))
+  t.teardown(() => reject('NONE').catch(() => {}))
+  const open = (db: mysql.Pool | mysql.PoolCluster, retryWindow?: number) =>
+    MySQLStore.create(db, { table, cleanupInterval: 0, ...(retryWindow === undefined ? {} : { retryWindow }) })
+  const [clustered, single, short] = await Promise.all([open(cluster), open(pools[0]!), open(cluster, 300)])
+  t.teardown(() => Promise.all([clustered, single, short].map((s) => s.close())))
+  await clustered.commit('spell:1', Buffer.from('before'), later())
+
+  const spell = 1500
+  await reject('ALL')
+  const started = Date.now()
+  const settle = <T>(p: Promise<T>): Promise<{ value?: T; error?: unknown }> =>
+    p.then((value) => ({ value }), (error: unknown) => ({ error }))
+  const read = settle(clustered.find('spell:1'))
+  const write = settle(clustered.commit('spell:2', Buffer.from('during'), later()))
+  const code = (e: { error?: unknown }) => (e.error as { code?: string } | undefined)?.code
+  t.equal(code(await settle(single.find('spell:1'))), 'ER_UNKNOWN_COM_ERROR', 'a single Pool (window 0) reports it')
+  t.equal(code(await settle(short.find('spell:1'))), 'ER_UNKNOWN_COM_ERROR', 'a 300 ms window gives up too')
+  const gaveUp = Date.now() - started
+  t.ok(gaveUp < spell, `both gave up ${gaveUp} ms into the spell`)
+  await sleep(spell - gaveUp)
+  await reject('NONE')
+
+  const [r, w] = await Promise.all([read, write])
+  const answered = Date.now() - started
+  t.same({ ...r, value: text(r.value) }, { value: 'before' }, 'the read issued during the spell answers once it ends')
+  t.same(w, { value: undefined }, 'and so does the write')
+  t.ok(answered >= spell && answered < 5000, `answered ${answered} ms after the first attempt, within the default 5000 ms window`)
+  t.equal(text(await single.find('spell:2')), 'during', 'the write landed')
+  console.log(`# galera non-primary spell of ${spell} ms: cluster store answered after ${answered} ms, window-0 stores gave up in ${gaveUp} ms`)
+})
+
 t.test('MySQLStore with its only server down rejects fast, and recovers once it is back', async (t) => {
   const only = mysql.createPool(node(3309))
   t.teardown(() => only.end())

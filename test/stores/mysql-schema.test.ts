@@ -73,6 +73,7 @@ t.test('MySQLStore rejects a bad table name at construction', async (t) => {
   t.throws(() => new MySQLStore(pool, { table: 7 as unknown as string }), { code: 'ERR_CONFIG' })
   t.throws(() => new MySQLStore(pool, { pageSize: 0 }), { code: 'ERR_CONFIG', message: /pageSize/ })
   t.throws(() => new MySQLStore(pool, { syncWait: 99 }), { code: 'ERR_CONFIG', message: /syncWait/ })
+  t.throws(() => new MySQLStore(pool, { retryWindow: -1 }), { code: 'ERR_CONFIG', message: /retryWindow/ })
 })
 
 t.test('MySQLStore with the database down rejects fast', async (t) => {
