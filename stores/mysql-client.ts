@@ -49,7 +49,9 @@ export type Runner = (sql: string, values?: SqlValue[]) => Promise<unknown>
 
 // Errors after which the same statement may succeed on another connection or node:
 // the connection died (node killed, server restarted), the node left the primary
-// component (1047), was shutting down, or Galera's certification aborted us (1213).
+// component (1047) or lost it while committing (1180), was shutting down, Galera's
+// certification aborted us (1213), or every node of a PoolCluster is offline for its
+// `restoreNodeTimeout` after refusing connections (POOL_NONEONLINE).
 const TRANSIENT = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -63,6 +65,8 @@ const TRANSIENT = new Set([
   'ER_CONNECTION_KILLED',
   'ER_QUERY_INTERRUPTED',
   'ER_LOCK_DEADLOCK',
+  'ER_ERROR_DURING_COMMIT',
+  'POOL_NONEONLINE',
 ])
 
 // Pauses between attempts: 50 ms, doubling, at most 500 ms.
