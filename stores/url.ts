@@ -66,6 +66,9 @@ export async function createStore(url: string): Promise<StoreHandle> {
           : parsed.protocol === 'redis+sentinel:'
             ? new Redis({ ...sentinelClientOptions, sentinels: hosts(authority, 26379), name: parsed.pathname.slice(1) || 'mymaster', password })
             : new Redis(url, redisClientOptions)
+      // The client is ours: its connection errors reach the app as failing store calls
+      // (the manager logs them), so ioredis must not also print each reconnect attempt.
+      client.on('error', () => {})
       const store = new RedisStore(client)
       return {
         store,

@@ -45,3 +45,13 @@ export async function reachable(
     clearTimeout(timer)
   }
 }
+
+/** A loopback port nothing listens on (free when probed): a server that is down. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}

@@ -6,12 +6,12 @@
  * reported. (A non-primary Galera spell is in mysql-galera.test.ts.)
  */
 import { randomBytes } from 'node:crypto'
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, connect, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import mysql from 'mysql2/promise'
 import { MySQLStore } from '../../stores/mysql.js'
-import { reachable } from '../helpers/service.js'
+import { freePort, reachable } from '../helpers/service.js'
 
 const url = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test')
 const pool = mysql.createPool({ uri: url.href, connectionLimit: 2 })
@@ -26,14 +26,6 @@ const later = () => new Date(Date.now() + 60_000)
 const seeded = await MySQLStore.create(pool, { table, createTable: true, cleanupInterval: 0 })
 await seeded.commit('k', Buffer.from('kept'), later())
 
-/** A free loopback port: nothing listens there until `relayOn` is called. */
-const freePort = async () => {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
 /** Forward `port` to the real server, as a database coming back would answer. */
 const relayOn = async (port: number): Promise<() => void> => {
   const sockets = new Set<Socket>()

@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -15,15 +14,8 @@ import { Redis } from 'ioredis'
 import { SessionManager } from '../../lib/index.js'
 import { RedisStore, redisClientOptions } from '../../stores/redis.js'
 import { Client, counterApp, listen } from '../helpers/http.js'
-import { reachable } from '../helpers/service.js'
+import { freePort, reachable } from '../helpers/service.js'
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 const port = await freePort()
 const dir = mkdtempSync(join(tmpdir(), 'session-manager-redis-outage-'))
 let server: ChildProcess | undefined
@@ -37,6 +29,7 @@ const up = () => until(async () => (await ping()) === 'PONG', 10_000)
 const ping = async () => {
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   try {
+    probe.on('error', () => {}) // a refused connection is the answer here, not news
     await probe.connect()
     return await probe.ping()
   } finally {
@@ -60,6 +53,7 @@ start()
 if (!(await reachable(t, `a redis-server of this test on 127.0.0.1:${port}`, up))) process.exit()
 
 const client = new Redis({ port, host: '127.0.0.1', ...redisClientOptions })
+client.on('error', () => {}) // the outage is planned; its failures are asserted below
 t.teardown(() => client.disconnect())
 const store = new RedisStore(client)
 const manager = new SessionManager({ store, storeTimeout: 5000, logger: { warn() {}, error() {} } })
@@ -120,6 +114,7 @@ t.test('RedisStore with Redis down: bounded failure, then recovery on the same c
 
 t.test('RedisStore on a port nothing listens on rejects within the bound', async (t) => {
   const nowhere = new Redis({ port: await freePort(), host: '127.0.0.1', ...redisClientOptions })
+  nowhere.on('error', () => {})
   t.teardown(() => nowhere.disconnect())
   const dead = new RedisStore(nowhere)
   const read = await timed(() => dead.find('x'))
