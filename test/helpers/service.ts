@@ -55,3 +55,13 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve))
   return port
 }
+
+/**
+ * `client` with an `'error'` listener that drops the event: for a test's own ioredis
+ * clients, whose failures the test asserts through rejected calls, so that ioredis does
+ * not print "[ioredis] Unhandled error event" for each reconnect during a planned outage.
+ */
+export function quiet<T extends { on(event: 'error', listener: (err: Error) => void): unknown }>(client: T): T {
+  client.on('error', () => {})
+  return client
+}

@@ -8,7 +8,7 @@ import t from 'tap'
 import { Cluster } from 'ioredis'
 import { RedisStore, clusterClientOptions } from '../../stores/redis.js'
 import { storeContract } from '../store-contract.js'
-import { reachable } from '../helpers/service.js'
+import { quiet, reachable } from '../helpers/service.js'
 
 const nodes = (process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002')
   .split(',')
@@ -16,7 +16,7 @@ const nodes = (process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7000,127.0.0.1:7001
     const [host = '127.0.0.1', port = '7000'] = hostPort.split(':')
     return { host, port: Number(port) }
   })
-const cluster = new Cluster(nodes, { ...clusterClientOptions, lazyConnect: true })
+const cluster = quiet(new Cluster(nodes, { ...clusterClientOptions, lazyConnect: true }))
 t.teardown(() => cluster.disconnect())
 const probe = async () => {
   await cluster.connect()

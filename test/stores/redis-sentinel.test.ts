@@ -17,7 +17,7 @@ import { SessionManager } from '../../lib/index.js'
 import { RedisStore, sentinelClientOptions } from '../../stores/redis.js'
 import { storeContract } from '../store-contract.js'
 import { Client, counterApp, listen } from '../helpers/http.js'
-import { reachable } from '../helpers/service.js'
+import { quiet, reachable } from '../helpers/service.js'
 
 const sentinels = (process.env.REDIS_SENTINELS ?? '127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382')
   .split(',')
@@ -26,7 +26,7 @@ const sentinels = (process.env.REDIS_SENTINELS ?? '127.0.0.1:26380,127.0.0.1:263
     return { host, port: Number(port) }
   })
 const name = process.env.REDIS_SENTINEL_NAME ?? 'sessions'
-const client = new Redis({ sentinels, name, ...sentinelClientOptions, lazyConnect: true })
+const client = quiet(new Redis({ sentinels, name, ...sentinelClientOptions, lazyConnect: true }))
 t.teardown(() => client.disconnect())
 if (!(await reachable(t, `Redis Sentinel at ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`, () => client.connect()))) {
   process.exit()
@@ -36,7 +36,7 @@ const upSentinel = () =>
   promisify(execFile)('bash', ['scripts/up-redis-sentinel.sh'], { cwd: new URL('../..', import.meta.url).pathname })
 const primaryPort = async () => {
   for (const s of sentinels) {
-    const admin = new Redis({ ...s, lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const admin = quiet(new Redis({ ...s, lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null }))
     try {
       await admin.connect()
       const addr = (await admin.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string]
@@ -50,7 +50,7 @@ const primaryPort = async () => {
   throw new Error('no sentinel answered')
 }
 const info = async (port: number, section: string, field: string) => {
-  const node = new Redis({ port, host: '127.0.0.1', connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const node = quiet(new Redis({ port, host: '127.0.0.1', connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null }))
   try {
     return (await node.info(section)).match(new RegExp(`^${field}:(.*)$`, 'm'))?.[1]?.trim()
   } finally {
@@ -76,12 +76,12 @@ t.test('RedisStore(Sentinel) survives a SIGKILLed primary without losing acknowl
   const safe = new RedisStore(client, { prefix, waitReplicas: 1, waitTimeout: 1000 })
   // A client of its own: WAIT blocks the connection it is sent on, and with no replica
   // every command queued behind it would wait as well.
-  const other = new Redis({ sentinels, name, ...sentinelClientOptions })
+  const other = quiet(new Redis({ sentinels, name, ...sentinelClientOptions }))
   t.teardown(() => other.disconnect())
   const fast = new RedisStore(other, { prefix })
-  const quiet = { warn() {}, error() {} }
+  const silent = { warn() {}, error() {} }
   const app = (store: RedisStore) => {
-    const manager = new SessionManager({ store, storeTimeout: 4000, logger: quiet })
+    const manager = new SessionManager({ store, storeTimeout: 4000, logger: silent })
     return listen(counterApp(manager, String))
   }
   const [safeApp, fastApp] = await Promise.all([app(safe), app(fast)])
