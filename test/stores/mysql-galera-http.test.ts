@@ -5,46 +5,19 @@
  * SIGKILLed under load — every acknowledged response's write survives — then the node
  * rejoins.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import t from 'tap'
 import mysql from 'mysql2/promise'
 import { SessionManager, type Logger } from '../../lib/index.js'
 import { MySQLStore } from '../../stores/mysql.js'
 import { Client, listen } from '../helpers/http.js'
-import { reachable } from '../helpers/service.js'
-import { takeTurns } from '../helpers/exclusive.js'
+import { galera } from '../helpers/galera.js'
 
-const ports = [3307, 3308, 3309]
-const node = (port: number) => ({ host: '127.0.0.1', port, user: 'root', database: 'test', connectTimeout: 2000, connectionLimit: 10 })
-const pools = ports.map((port) => mysql.createPool(node(port)))
-const cluster = mysql.createPoolCluster({ restoreNodeTimeout: 1000, removeNodeErrorCount: 1, defaultSelector: 'RR' })
-ports.forEach((port, i) => cluster.add(`galera${i + 1}`, node(port)))
-const table = `sessions_http_${randomBytes(4).toString('hex')}`
-
-t.teardown(async () => {
-  await pools[0]?.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {})
-  await Promise.all([...pools.map((p) => p.end()), cluster.end()])
-})
-
-const probe = () => Promise.any(pools.map((p) => p.query('SELECT 1')))
-if (!(await reachable(t, 'the Galera cluster at 127.0.0.1:3307-3309', probe))) process.exit()
-
-// This file and mysql-galera.test.ts kill nodes: they take turns (tap runs files in
-// parallel). A lock left by a dead process is taken over.
-await takeTurns(t, 'galera-tests')
-
-const upGalera = () => promisify(execFile)('bash', ['scripts/up-galera.sh'], { cwd: new URL('../..', import.meta.url).pathname })
-await upGalera()
-
-const clusterSize = async (i: number) => {
-  const [rows] = (await pools[i]!.query("SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'")) as unknown as [{ Value: string }[]]
-  return Number(rows[0]?.Value)
-}
+const g = await galera(t, 'http')
+if (g === undefined) process.exit()
+const { pools, cluster, table, status, pidOf, up: upGalera } = g
+const clusterSize = async (i: number) => Number(await status(i, 'wsrep_cluster_size'))
 const silent = { warn() {}, error() {} }
 /** Errors the apps logged, counted by `code: message`, so a failure says what went wrong. */
 const logged = new Map<string, number>()
@@ -115,7 +88,7 @@ t.test('MySQLStore on a PoolCluster over HTTP keeps serving while a node is SIGK
   const load = Array.from({ length: 30 }, (_, u) => user(u))
   await sleep(1000)
   const killedAt = Date.now()
-  process.kill(Number(readFileSync('/tmp/session-manager/galera-2/mysqld.pid', 'utf8')), 'SIGKILL')
+  process.kill(pidOf(2), 'SIGKILL')
   let eviction = -1
   while (Date.now() - killedAt < 15_000) {
     if ((await clusterSize(0).catch(() => 0)) === 2) {

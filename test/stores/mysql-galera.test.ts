@@ -4,45 +4,19 @@
  * SIGKILLed under a load of concurrent commits (zero lost acknowledged sessions), the
  * node restarted and rejoined, and a store on a dead node recovering without restart.
  */
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import t from 'tap'
 import mysql from 'mysql2/promise'
 import { MySQLStore } from '../../stores/mysql.js'
 import { storeContract } from '../store-contract.js'
-import { reachable } from '../helpers/service.js'
-import { takeTurns } from '../helpers/exclusive.js'
+import { galera, galeraNode } from '../helpers/galera.js'
 
-const ports = [3307, 3308, 3309]
-const node = (port: number) => ({ host: '127.0.0.1', port, user: 'root', database: 'test', connectTimeout: 2000, connectionLimit: 10 })
-const pools = ports.map((port) => mysql.createPool(node(port)))
-const cluster = mysql.createPoolCluster({ restoreNodeTimeout: 1000, removeNodeErrorCount: 1, defaultSelector: 'RR' })
-ports.forEach((port, i) => cluster.add(`galera${i + 1}`, node(port)))
-const table = `sessions_galera_${randomBytes(4).toString('hex')}`
+const g = await galera(t, 'galera')
+if (g === undefined) process.exit()
+const { pools, cluster, table, status, pidOf, up: upGalera } = g
 const later = (ms = 120_000) => new Date(Date.now() + ms)
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString())
 
-t.teardown(async () => {
-  await pools[0]?.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {})
-  await Promise.all([...pools.map((p) => p.end()), cluster.end()])
-})
-
-const probe = () => Promise.any(pools.map((p) => p.query('SELECT 1')))
-if (!(await reachable(t, 'the Galera cluster at 127.0.0.1:3307-3309', probe))) process.exit()
-
-// This file and mysql-galera-http.test.ts kill nodes: they take turns (tap runs files
-// in parallel). A lock left by a dead process is taken over.
-await takeTurns(t, 'galera-tests')
-
-const status = async (i: number, name: string) => {
-  const [rows] = (await pools[i]!.query('SHOW GLOBAL STATUS LIKE ?', [name])) as unknown as [{ Value: string }[]]
-  return rows[0]?.Value
-}
-const pidOf = (n: number) => Number(readFileSync(`/tmp/session-manager/galera-${n}/mysqld.pid`, 'utf8'))
-const upGalera = () => promisify(execFile)('bash', ['scripts/up-galera.sh'], { cwd: new URL('../..', import.meta.url).pathname })
 /** Poll `check` every 50 ms until true; the ms it took, or -1 after `limit` ms. */
 const until = async (check: () => Promise<boolean>, limit: number) => {
   const start = Date.now()
@@ -52,9 +26,6 @@ const until = async (check: () => Promise<boolean>, limit: number) => {
   }
   return -1
 }
-
-// A node left dead by an earlier run is restarted first.
-await upGalera()
 
 t.test('MySQLStore over a PoolCluster passes the contract', async (t) => {
   storeContract(t, {
@@ -194,7 +165,7 @@ t.test('MySQLStore on a PoolCluster rides out a spell without a primary componen
 })
 
 t.test('MySQLStore with its only server down rejects fast, and recovers once it is back', async (t) => {
-  const only = mysql.createPool(node(3309))
+  const only = mysql.createPool(galeraNode(3309))
   t.teardown(() => only.end())
   const store = await MySQLStore.create(only, { table, cleanupInterval: 0 })
   await store.commit('down:1', Buffer.from('kept'), later())
