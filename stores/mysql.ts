@@ -3,58 +3,14 @@ import { ConfigError } from '../lib/errors.js'
 import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
 import { CleanupTimer, cleanupLockName, cleanupPass, type CleanupResult } from './mysql-cleanup.js'
 import { errorCode, isTransient, matchedRows, MySQLClient, type MySQLDatabase } from './mysql-client.js'
+import { validateOptions, type MySQLStoreOptions } from './mysql-options.js'
 import { prepareTable, quoteTable } from './mysql-schema.js'
 
 export type { MySQLDatabase } from './mysql-client.js'
+export type { MySQLStoreOptions } from './mysql-options.js'
 export type { CleanupResult } from './mysql-cleanup.js'
 export { createTableSql } from './mysql-schema.js'
 
-/** Options of {@link MySQLStore}. */
-export interface MySQLStoreOptions {
-  /** Table name, a plain identifier. Default `sessions`. */
-  table?: string
-  /** Create the table at startup when it is missing. Default `false`. */
-  createTable?: boolean
-  /** Expired-row cleanup period in ms. Default 300 000 (5 min); 0 disables it. */
-  cleanupInterval?: number
-  /** Rows per cleanup DELETE. Default 500. */
-  cleanupBatch?: number
-  /** Rows per page of `all()`. Default 100. */
-  pageSize?: number
-  /** Per-statement timeout in ms (mysql2 `timeout`). Default 5000; 0 disables it. */
-  queryTimeout?: number
-  /**
-   * How long, in ms from the first attempt, a statement that failed with a transient
-   * error (connection lost or refused, a non-primary Galera node, a certification abort)
-   * keeps being retried, with pauses growing from 50 ms to 500 ms. One retry always
-   * happens. Default 5000 with a PoolCluster (rides out an eviction or a brief
-   * non-primary spell), 0 with a Pool (a single server that is down is reported at once).
-   * The manager's `storeTimeout` still bounds each request.
-   */
-  retryWindow?: number
-  /**
-   * `wsrep_sync_wait` for the store's statements on Galera (read-your-writes from any
-   * node): `'auto'` uses 3 (reads, updates and deletes) when the server is a MariaDB
-   * Galera node; a number forces that mask; `false` never sets it. Default `'auto'`.
-   */
-  syncWait?: 'auto' | number | false
-  /** PoolCluster node pattern. Default `'*'`. */
-  pattern?: string
-  /** PoolCluster selector. Default `'RR'`. */
-  selector?: 'RR' | 'RANDOM' | 'ORDER'
-  /** Clock in ms, for expiry comparisons. Default `Date.now`. */
-  now?: () => number
-  /** Where cleanup errors go (the timer never throws). Default: ignored. */
-  onCleanupError?: (err: unknown) => void
-}
-
-const positive = (name: string, value: number | undefined, fallback: number, zero = false) => {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero)) {
-    throw new ConfigError(`MySQLStore option "${name}" must be a ${zero ? 'non-negative' : 'positive'} integer, got ${String(value)}`)
-  }
-  return v
-}
 // Versions are random 53-bit integers: exact as JS numbers, and a deleted-then-recreated
 // row never reuses the version an old reader holds.
 const newVersion = () => Number(secureRandom(8).readBigUInt64BE() >> 11n)
@@ -97,22 +53,16 @@ export class MySQLStore implements VersionedStore, TouchStore, UserIndexStore {
 
   constructor(db: MySQLDatabase, options: MySQLStoreOptions = {}) {
     if (db === null || typeof db !== 'object') throw new ConfigError('MySQLStore needs a mysql2 Pool or PoolCluster')
-    this.#tableName = options.table ?? 'sessions'
-    this.#table = quoteTable(this.#tableName)
-    this.#create = options.createTable === true
-    this.#page = positive('pageSize', options.pageSize, 100)
-    this.#batch = positive('cleanupBatch', options.cleanupBatch, 500)
-    const every = positive('cleanupInterval', options.cleanupInterval, 300_000, true)
-    const queryTimeout = positive('queryTimeout', options.queryTimeout, 5000, true)
-    const retryWindow = options.retryWindow === undefined ? undefined : positive('retryWindow', options.retryWindow, 0, true)
-    const sync = options.syncWait ?? 'auto'
-    if (sync !== 'auto' && sync !== false && !(Number.isInteger(sync) && sync >= 0 && sync <= 15)) {
-      throw new ConfigError(`MySQLStore option "syncWait" must be 'auto', false or 0-15, got ${String(sync)}`)
-    }
-    this.#syncWait = sync
-    this.#now = options.now ?? Date.now
-    this.#client = new MySQLClient(db, { ...options, queryTimeout, retryWindow })
-    if (every > 0) this.#timer = new CleanupTimer(() => this.cleanup(), every, options.onCleanupError ?? noop)
+    const o = validateOptions(options)
+    this.#tableName = o.table
+    this.#table = quoteTable(o.table)
+    this.#create = o.createTable
+    this.#page = o.pageSize
+    this.#batch = o.cleanupBatch
+    this.#syncWait = o.syncWait
+    this.#now = o.now
+    this.#client = new MySQLClient(db, { ...options, queryTimeout: o.queryTimeout, retryWindow: o.retryWindow })
+    if (o.cleanupInterval > 0) this.#timer = new CleanupTimer(() => this.cleanup(), o.cleanupInterval, options.onCleanupError ?? noop)
     this.#ready = this.#init()
     this.#ready.catch(noop) // the caller awaits `ready`; never an unhandled rejection
   }
