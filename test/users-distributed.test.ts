@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createStore } from '../stores/url.js'
 import { Client } from './helpers/http.js'
+import { mysqlUrl } from './helpers/mariadb.js'
 import { reachable } from './helpers/service.js'
 
 const stores = {
   redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   etcd: `etcd://${(process.env.ETCD_URL ?? 'http://127.0.0.1:23790').replace(/^https?:\/\//, '')}`,
-  mysql: process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
+  mysql: mysqlUrl,
 }
 
 async function start(storeUrl: string, prefix: string): Promise<{ url: string; child: ChildProcess }> {

@@ -7,9 +7,10 @@ import t from 'tap'
 import mysql from 'mysql2'
 import { MySQLStore } from '../../stores/mysql.js'
 import { storeContract } from '../store-contract.js'
+import { mysqlUrl } from '../helpers/mariadb.js'
 import { reachable } from '../helpers/service.js'
 
-const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+const url = mysqlUrl
 const pool = mysql.createPool({ uri: url, connectionLimit: 10, connectTimeout: 3000 })
 const table = `sessions_cb_${randomBytes(4).toString('hex')}`
 

@@ -2,23 +2,14 @@
  * MySQLStore's expired-row cleanup: batched deletes, one cleaner at a time (the
  * server's GET_LOCK), a timer that close() stops.
  */
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import mysql from 'mysql2/promise'
 import { MySQLStore } from '../../stores/mysql.js'
-import { reachable } from '../helpers/service.js'
+import { mariadb } from '../helpers/mariadb.js'
 
-const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
-const pool = mysql.createPool({ uri: url, connectionLimit: 10, connectTimeout: 3000 })
-const table = `sessions_gc_${randomBytes(4).toString('hex')}`
-
-t.teardown(async () => {
-  await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {})
-  await pool.end()
-})
-
-if (!(await reachable(t, `MariaDB at ${url}`, () => pool.query('SELECT 1')))) process.exit()
+const db = await mariadb(t, 'gc', 10)
+if (db === undefined) process.exit()
+const { pool, table } = db
 
 /** Insert `n` rows directly, expired (or live) by `offset` ms. */
 const seed = async (tag: string, n: number, offset: number) => {

@@ -5,22 +5,18 @@
  * that is back within the window answers them; past the window the last error is
  * reported. (A non-primary Galera spell is in mysql-galera.test.ts.)
  */
-import { randomBytes } from 'node:crypto'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import mysql from 'mysql2/promise'
 import { MySQLStore } from '../../stores/mysql.js'
-import { freePort, reachable } from '../helpers/service.js'
+import { mariadb, mysqlUrl } from '../helpers/mariadb.js'
+import { freePort } from '../helpers/service.js'
 
-const url = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test')
-const pool = mysql.createPool({ uri: url.href, connectionLimit: 2 })
-const table = `sessions_retry_${randomBytes(4).toString('hex')}`
-t.teardown(async () => {
-  await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {})
-  await pool.end()
-})
-if (!(await reachable(t, `MariaDB at ${url.href}`, () => pool.query('SELECT 1')))) process.exit()
+const db = await mariadb(t, 'retry', 2)
+if (db === undefined) process.exit()
+const { pool, table } = db
+const url = new URL(mysqlUrl)
 
 const later = () => new Date(Date.now() + 60_000)
 const seeded = await MySQLStore.create(pool, { table, createTable: true, cleanupInterval: 0 })

@@ -3,23 +3,14 @@
  * session's `Questions` counter (statements received) is read before and after each
  * operation. A read is one query; a matching commit is one statement.
  */
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import mysql from 'mysql2/promise'
 import { MySQLStore } from '../../stores/mysql.js'
-import { reachable } from '../helpers/service.js'
+import { mariadb } from '../helpers/mariadb.js'
 
-const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 // One connection: every statement of the store and of the probe goes through it.
-const pool = mysql.createPool({ uri: url, connectionLimit: 1, connectTimeout: 3000 })
-const table = `sessions_rt_${randomBytes(4).toString('hex')}`
-
-t.teardown(async () => {
-  await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => {})
-  await pool.end()
-})
-
-if (!(await reachable(t, `MariaDB at ${url}`, () => pool.query('SELECT 1')))) process.exit()
+const db = await mariadb(t, 'rt', 1)
+if (db === undefined) process.exit()
+const { pool, table } = db
 
 const store = await MySQLStore.create(pool, { table, createTable: true, cleanupInterval: 0, pageSize: 10 })
 t.teardown(() => store.close())

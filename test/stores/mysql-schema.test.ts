@@ -8,9 +8,10 @@ import t from 'tap'
 import mysql from 'mysql2/promise'
 import { ConfigError } from '../../lib/errors.js'
 import { createTableSql, MySQLStore } from '../../stores/mysql.js'
+import { mysqlUrl } from '../helpers/mariadb.js'
 import { reachable } from '../helpers/service.js'
 
-const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+const url = mysqlUrl
 const pool = mysql.createPool({ uri: url, connectionLimit: 5, connectTimeout: 3000 })
 const tables: string[] = []
 const fresh = (tag: string) => {
