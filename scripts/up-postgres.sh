@@ -4,8 +4,11 @@
 #      is down, never restarted when it answers);
 #  (b) a private instance of the project on 127.0.0.1:${PG_PRIVATE_PORT:-5440}, data in
 #      /tmp/session-manager/postgres, which test/stores/postgres-restart.test.ts may stop
-#      and start (it never touches 5432).
-# Idempotent: a server that answers is left alone.
+#      and start (it never touches 5432). Its settings live in $DATA/session-manager.conf
+#      (port, loopback only, pg_stat_statements for the round-trip test), so a plain
+#      `pg_ctl -D $DATA start` brings it back as it was.
+# Idempotent: a server that answers is left alone. Test files that use the private
+# instance take turns (test/helpers/exclusive.ts, lock "postgres-private").
 set -u
 
 die() { echo "!! up-postgres: $*" >&2; exit 1; }
@@ -48,10 +51,17 @@ if ! answers "$PORT"; then
     as_postgres "$bin/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 >"$ROOT/initdb.log" 2>&1 ||
       die "initdb failed (see $ROOT/initdb.log)"
   fi
+  printf '%s\n' "port = $PORT" "listen_addresses = '127.0.0.1'" "unix_socket_directories = '$ROOT'" \
+    'max_connections = 200' "shared_preload_libraries = 'pg_stat_statements'" 'pg_stat_statements.track = all' \
+    >"$DATA/session-manager.conf"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$DATA/session-manager.conf"; fi
+  grep -q "^include_if_exists = 'session-manager.conf'" "$DATA/postgresql.conf" ||
+    echo "include_if_exists = 'session-manager.conf'" >>"$DATA/postgresql.conf"
   # A server killed hard leaves its pid file behind; pg_ctl copes with a stale one.
-  as_postgres "$bin/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 \
-    -o "-p $PORT -k $ROOT -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null ||
+  as_postgres "$bin/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 start >/dev/null ||
     die "the private instance did not start (see $LOG)"
 fi
 ensure_test_db "$PORT" || die "no database test on $PORT"
+psql -h 127.0.0.1 -p "$PORT" -U postgres -d test -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null 2>&1 ||
+  die "pg_stat_statements is not available on $PORT"
 echo "postgres: 127.0.0.1:$PORT (private instance, data $DATA)"

@@ -31,3 +31,25 @@ export async function postgres(
   })
   return (await reachable(t, `PostgreSQL at ${url}`, () => pool.query('SELECT 1'))) ? { pool, table } : undefined
 }
+
+/** Data directory of the private instance (scripts/up-postgres.sh). */
+export const privateData = '/tmp/session-manager/postgres/data'
+
+/**
+ * `pg_ctl stop|start` on the private instance (as the postgres user when run as root),
+ * waiting until it is done. Never used on the machine's shared 5432.
+ */
+export async function pgCtl(action: 'stop' | 'start', mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  const { spawn } = await import('node:child_process')
+  const { readdirSync } = await import('node:fs')
+  const version = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)
+  const ctl = `/usr/lib/postgresql/${version}/bin/pg_ctl`
+  const args = [ctl, '-D', privateData, '-w', '-t', '60', ...(action === 'stop' ? ['-m', mode] : ['-l', `${privateData}/../server.log`]), action]
+  const [cmd, ...rest] = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...args] : args
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd ?? ctl, rest, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (c: Buffer) => (err += c))
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${action} exited ${code}: ${err}`))))
+  })
+}
