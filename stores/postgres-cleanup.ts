@@ -27,6 +27,8 @@ export interface CleanupPlan {
   now: () => number
   /** Checked between batches: a closing store stops early. */
   stopped: () => boolean
+  /** Server-side `statement_timeout` of the pass's statements in ms (0: none). */
+  timeout: number
 }
 
 /**
@@ -34,7 +36,10 @@ export interface CleanupPlan {
  * statement (oldest first, through the expiry index) until a batch comes back short.
  * The lock belongs to the pass's own connection and is released on it; if that
  * connection dies, the server releases the lock itself. Rows another transaction is
- * writing are skipped (`SKIP LOCKED`), so cleanup never waits on a live request.
+ * writing are skipped (`SKIP LOCKED`), so cleanup never waits on a live request. The
+ * pass bounds its statements on the server (`statement_timeout`, reset before the
+ * connection goes back to the pool): a client-side timeout alone would leave a stuck
+ * DELETE running there, holding the lock.
  */
 export function cleanupPass(client: PostgresClient, plan: CleanupPlan): Promise<CleanupResult> {
   return client.withConnection(async (run) => {
@@ -42,6 +47,7 @@ export function cleanupPass(client: PostgresClient, plan: CleanupPlan): Promise<
     const result: CleanupResult = { ran: (got.rows[0] as { got?: boolean } | undefined)?.got === true, deleted: 0, batches: 0 }
     if (!result.ran) return result
     try {
+      await run("SELECT set_config('statement_timeout', $1, false)", [String(plan.timeout)])
       while (!plan.stopped()) {
         const deleted = await run(
           `DELETE FROM ${plan.table} WHERE id IN ` +
@@ -53,6 +59,7 @@ export function cleanupPass(client: PostgresClient, plan: CleanupPlan): Promise<
         if ((deleted.rowCount ?? 0) < plan.batch) break
       }
     } finally {
+      await run('RESET statement_timeout')
       await run('SELECT pg_advisory_unlock($1)', [plan.lock])
     }
     return result

@@ -86,7 +86,10 @@ export class PostgresClient {
     }
     client.on('error', onError)
     try {
-      const result = await work((text, values = []) => client.query({ text, values, ...this.#limit() }))
+      // The work bounds its statements on the server too; the client's own limit comes a
+      // second later, so a statement the server cancels reports the server's reason.
+      const limit = this.#timeout === undefined ? {} : { query_timeout: this.#timeout + 1000 }
+      const result = await work((text, values = []) => client.query({ text, values, ...limit }))
       client.off('error', onError)
       client.release(broken instanceof Error ? broken : undefined)
       return result

@@ -187,7 +187,7 @@ export class PostgresStore implements VersionedStore, TouchStore, UserIndexStore
    */
   async cleanup(): Promise<CleanupResult> {
     await this.#whenReady()
-    const plan = { table: this.#table.sql, lock: this.#lock ?? '0', batch: this.#o.cleanupBatch, now: this.#o.now, stopped: () => this.#closed }
+    const plan = { table: this.#table.sql, lock: this.#lock ?? '0', batch: this.#o.cleanupBatch, now: this.#o.now, stopped: () => this.#closed, timeout: this.#o.queryTimeout }
     return cleanupPass(this.#client, plan)
   }
 
