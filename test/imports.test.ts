@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 
 const root = new URL('..', import.meta.url).pathname
-const peers = ['ioredis', 'etcd3', 'mysql2', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa']
+const peers = ['ioredis', 'etcd3', 'mysql2', 'pg', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa']
 
 function imports(dir: string): Array<{ file: string; spec: string; typeOnly: boolean }> {
   const out = []
@@ -33,7 +33,7 @@ t.test('stores import lib and their own client only', async (t) => {
   const bad = imports('stores').filter(({ file, spec, typeOnly }) => {
     if (spec.startsWith('../middleware')) return true
     if (spec.startsWith('./')) return !spec.startsWith(`./${file.split('/')[1]?.replace(/\.ts$/, '').split('-')[0]}`)
-    if (peers.includes(spec)) return !typeOnly && !file.includes(spec.replace('mysql2', 'mysql').replace('etcd3', 'etcd').replace('ioredis', 'redis').replace('jose', 'cookie'))
+    if (peers.includes(spec)) return !typeOnly && !file.includes(spec.replace(/^pg$/, 'postgres').replace('mysql2', 'mysql').replace('etcd3', 'etcd').replace('ioredis', 'redis').replace('jose', 'cookie'))
     return false
   })
   t.same(bad, [])
