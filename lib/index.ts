@@ -17,11 +17,14 @@ export {
   type TouchStore,
   type UserIndexStore,
   type SealingStore,
+  type BatchStore,
+  type FoundEntry,
   isSealing,
   isVersioned,
   canTouch,
   hasUserIndex,
   canIterate,
+  canBatch,
   storeName,
 } from './store.js'
 export { type Codec, type SessionRecord, jsonCodec } from './codec.js'
@@ -31,6 +34,7 @@ export {
   StoreError,
   CodecError,
   TooLargeError,
+  SessionLimitError,
   type SessionErrorCode,
 } from './errors.js'
 export { generateToken, isToken, hashToken, secureRandom, TOKEN_LENGTH } from './token.js'
