@@ -158,6 +158,26 @@ export function usersContract(t: Test, c: UsersContext): void {
     t.equal((await m.sessionsOf('fay')).length, 2)
   })
 
+  t.test(`${c.name}: refuse survives an unreadable or forged admission record`, async (t) => {
+    const store = c.store()
+    if (!hasUserIndex(store) || !isVersioned(store)) return t.pass('not run: store has no user index or no versions')
+    const prefix = key('forged:')
+    const corrupt: unknown[] = []
+    const m = manager(prefix, { maxSessionsPerUser: 1, onSessionLimit: 'refuse' })
+    m.on('corrupt', (e) => corrupt.push(e))
+    await store.commit(`${prefix}user-slots:gus`, new Uint8Array([0xff, 0x00, 0x7b]), later(60_000))
+    t.ok(await login(m, 'gus', 'first'), 'garbage in the record holds no place')
+    t.equal(corrupt.length, 2, "reported as corrupt by each read (login's check, the commit's claim)")
+    await t.rejects(login(m, 'gus', 'second'), { code: 'ERR_SESSION_LIMIT' }, 'the rewritten record counts the admitted one')
+    // A record naming another user's live session: that session holds no place of gus.
+    const ida = await login(manager(prefix), 'ida', 'ida')
+    const idaKey = (await m.load(ida)).storeKey as string
+    const codec = m.config.codec
+    const forged = codec.encode({ created: Date.now(), deadline: Date.now() + 60_000, expiry: Date.now() + 60_000, values: new Map([['admitted', [idaKey, 42]]]) })
+    await store.commit(`${prefix}user-slots:hal`, forged, later(60_000))
+    t.ok(await login(m, 'hal', 'hal'), "another user's session and junk entries take no place")
+  })
+
   t.test(`${c.name}: a random user id in the limit does not collide across prefixes`, async (t) => {
     if (!hasUserIndex(c.store()) || !isVersioned(c.store())) return t.pass('not run')
     const user = randomBytes(4).toString('hex')
