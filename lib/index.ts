@@ -18,11 +18,14 @@ export {
   type TouchStore,
   type UserIndexStore,
   type SealingStore,
+  type BatchStore,
+  type FoundEntry,
   isSealing,
   isVersioned,
   canTouch,
   hasUserIndex,
   canIterate,
+  canBatch,
   storeName,
 } from './store.js'
 export { type Codec, type SessionRecord, jsonCodec } from './codec.js'
@@ -32,6 +35,7 @@ export {
   StoreError,
   CodecError,
   TooLargeError,
+  SessionLimitError,
   type SessionErrorCode,
 } from './errors.js'
 export { generateToken, isToken, hashToken, secureRandom, TOKEN_LENGTH } from './token.js'

@@ -12,7 +12,7 @@ import { ConfigError, SessionError, StoreError } from './errors.js'
 import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
 import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
 import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
-import { canIterate, hasUserIndex, type Store } from './store.js'
+import { canIterate, hasUserIndex, isVersioned, type Store } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
@@ -90,8 +90,14 @@ export class SessionManager<
     if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
       throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
     }
-    if (this.config.singleSession && !hasUserIndex(this.store)) {
-      throw new ConfigError(`invalid SessionManager options: option singleSession: ${this.#life.name} has no user index`)
+    if (this.config.maxSessionsPerUser !== undefined) {
+      const option = this.config.singleSession ? 'singleSession' : 'maxSessionsPerUser'
+      if (!hasUserIndex(this.store)) {
+        throw new ConfigError(`invalid SessionManager options: option ${option}: ${this.#life.name} has no user index`)
+      }
+      if (this.config.onSessionLimit === 'refuse' && !isVersioned(this.store)) {
+        throw new ConfigError(`invalid SessionManager options: option onSessionLimit: 'refuse' needs a versioned store; ${this.#life.name} has none`)
+      }
     }
     this.#users = new Users(this.#life)
     this.#life.afterSave = (session, key) => this.#users.afterSave(session, key)
@@ -291,7 +297,10 @@ export class SessionManager<
   /**
    * Log a user in: renew the token (fixation defence), bind the session to `userId`
    * and add it to the user's index at commit. `meta` (user agent, IP, …) is listed
-   * by `sessionsOf`. With `singleSession`, the user's other sessions are evicted.
+   * by `sessionsOf`. With `maxSessionsPerUser` (or `singleSession`), the user's oldest
+   * sessions are evicted at commit, or with `onSessionLimit: 'refuse'` the login is
+   * refused: this throws `SessionLimitError` when the places are already taken (and
+   * the commit does, when racing logins took them meanwhile).
    *
    * @example
    * ```ts
@@ -303,6 +312,7 @@ export class SessionManager<
       throw new SessionError('ERR_CONFIG', 'login needs a non-empty string user id')
     }
     const session = this.#state(ctx)
+    await this.#users.admissions.check(userId, session.storeKey)
     this.#life.renew(session)
     session.setUser(userId, meta, this.config.now())
   }
