@@ -50,3 +50,4 @@ export {
 export { holdResponse, type Hold, type HoldHooks } from './hold.js'
 export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost, withSession } from './serve.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
+export { CompatSession, type CompatFlavour } from './compat.js'

@@ -15,6 +15,9 @@ import {
   SessionManager,
   withSession,
 } from '../lib/index.js'
+import { expressCompat, type SessionMiddlewareOptions } from './express-compat.js'
+
+export type { SessionMiddlewareOptions } from './express-compat.js'
 
 /** Where a request keeps its response hold, for {@link sessionErrors}. */
 const HOLD = Symbol('session-manager express hold')
@@ -58,13 +61,14 @@ function check(manager: unknown, factory: string): asserts manager is SessionMan
  * app.listen(3000)
  * ```
  */
-export function sessionMiddleware(manager: SessionManager): RequestHandler {
+export function sessionMiddleware(manager: SessionManager, options: SessionMiddlewareOptions = {}): RequestHandler {
   check(manager, 'sessionMiddleware')
   return function session(req: Request, res: Response, next: NextFunction): void {
     const info = requestInfo(req)
     const start = (session: Session) => {
+      const flush = options.compat === true ? expressCompat(manager, req) : undefined
       ;(req as Held)[HOLD] = holdResponse(res, {
-        needed: () => manager.needsCommit(session),
+        needed: () => (flush?.(), manager.needsCommit(session)),
         before: async () => applyHeaders(res, await manager.finish(session, info)),
         failed: (err) => {
           // The held body is gone; what the route set for it must not reach the
