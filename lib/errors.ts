@@ -10,6 +10,7 @@ export type SessionErrorCode =
   | 'ERR_NO_SESSION'
   | 'ERR_UNSUPPORTED'
   | 'ERR_CONFLICT'
+  | 'ERR_CSRF'
 
 /**
  * The one base error of session-manager: a stable `code`, a message for humans and

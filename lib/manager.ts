@@ -12,9 +12,10 @@ import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from '
 import { ConfigError, SessionError, StoreError } from './errors.js'
 import { readToken, type RequestInfo, responseHeaders } from './http.js'
 import { nodeHandler } from './serve.js'
+import { csrfToken, verifyCsrf } from './csrf.js'
 import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
 import { Session, type SessionStatus } from './session.js'
-import { canIterate, hasUserIndex, type Store } from './store.js'
+import { canIterate, hasUserIndex, isSealing, type Store } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { type SessionInfo, Users } from './users.js'
 
@@ -231,6 +232,19 @@ export class SessionManager<
   /** Move the absolute deadline (may be earlier or later than the lifetime gives). */
   setDeadline(ctx: SessionContext, deadline: Date): void {
     this.session(ctx).setDeadline(deadline.getTime())
+  }
+
+  /**
+   * The session's CSRF token: made and stored on first use, new after `renewToken`
+   * or `login` (lib/csrf.ts). Put it in forms (`_csrf`) or an `x-csrf-token` header.
+   */
+  csrfToken(ctx: SessionContext): string {
+    return csrfToken(this.session(ctx), () => this.token(ctx), isSealing(this.store))
+  }
+
+  /** True when `token` is the session's current CSRF token (constant-time compare). */
+  verifyCsrf(ctx: SessionContext, token: unknown): boolean {
+    return verifyCsrf(this.session(ctx), token, isSealing(this.store))
   }
 
   // ---- lifecycle without HTTP -----------------------------------------------

@@ -17,7 +17,7 @@ import {
 } from '../lib/index.js'
 import { expressCompat, type SessionMiddlewareOptions } from './express-compat.js'
 
-export type { SessionMiddlewareOptions } from './express-compat.js'
+export { csrfGuard, type CsrfGuardOptions, type SessionMiddlewareOptions } from './express-compat.js'
 
 /** Where a request keeps its response hold, for {@link sessionErrors}. */
 const HOLD = Symbol('session-manager express hold')
