@@ -52,3 +52,4 @@ export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost,
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
 export { CompatSession, type CompatFlavour } from './compat.js'
 export { CsrfError, CSRF_KEY, isUnsafeMethod, offeredCsrf } from './csrf.js'
+export { carryOver, connectRedisSource, loaderSource, type CarryOver, type CarryOverOptions, type GetDelClient, type LegacySource } from './carry.js'

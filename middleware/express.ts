@@ -66,9 +66,9 @@ export function sessionMiddleware(manager: SessionManager, options: SessionMiddl
   return function session(req: Request, res: Response, next: NextFunction): void {
     const info = requestInfo(req)
     const start = (session: Session) => {
-      const flush = options.compat === true ? expressCompat(manager, req) : undefined
+      const compat = expressCompat(manager, req, res, options)
       ;(req as Held)[HOLD] = holdResponse(res, {
-        needed: () => (flush?.(), manager.needsCommit(session)),
+        needed: () => (compat.flush?.(), manager.needsCommit(session)),
         before: async () => applyHeaders(res, await manager.finish(session, info)),
         failed: (err) => {
           // The held body is gone; what the route set for it must not reach the
@@ -78,7 +78,8 @@ export function sessionMiddleware(manager: SessionManager, options: SessionMiddl
         },
         passed: () => lateChange(manager, session),
       })
-      next()
+      if (compat.ready === undefined) next()
+      else compat.ready.then(() => next(), next)
     }
     withSession(manager, req, info, start, (err) => next(err))
   }
