@@ -6,9 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, requestInfo, type RequestInfo, type Session, SessionManager, setSessionHeaders } from '../lib/index.js'
+import { declareCompat, type FastifyCompatOptions, fastifyCompat } from './fastify-compat.js'
+
+export { csrfHook, type CsrfHookOptions, type FastifyCompatOptions } from './fastify-compat.js'
 
 /** Options of {@link sessionPlugin}. */
-export interface SessionPluginOptions {
+export interface SessionPluginOptions extends FastifyCompatOptions {
   /** The manager whose sessions the routes use. */
   manager: SessionManager
 }
@@ -16,6 +19,7 @@ export interface SessionPluginOptions {
 interface Loaded {
   session: Session
   info: RequestInfo
+  flush: (() => void) | undefined
 }
 
 /** Set the commit's headers through Fastify (a second `set-cookie` is appended by Fastify itself). */
@@ -36,13 +40,15 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
     throw new ConfigError('sessionPlugin: option manager: expected a SessionManager')
   }
   const loaded = new WeakMap<FastifyRequest, Loaded>()
+  declareCompat(app, options)
+  const compat = options.compat === true || options.carryOver !== undefined
 
-  app.addHook('onRequest', async function loadSession(request) {
+  app.addHook('onRequest', async function loadSession(request, reply) {
     const info = requestInfo(request.raw)
     // A store failure rejects here and goes to Fastify's error handler.
     const attached = manager.attach([request, request.raw], info)
     const session = attached instanceof Promise ? await attached : attached
-    loaded.set(request, { session, info })
+    loaded.set(request, { session, info, flush: compat ? await fastifyCompat(manager, request, reply, options) : undefined })
   })
 
   app.addHook('onError', async function abortSession(request) {
@@ -58,6 +64,7 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
     if (entry === undefined) return payload
     // Once per request: a failing commit routes to the error handler, whose reply comes back here.
     loaded.delete(request)
+    entry.flush?.()
     if (!manager.needsCommit(entry.session)) return payload
     setHeaders(reply, await manager.finish(entry.session, entry.info))
     return payload
