@@ -68,3 +68,5 @@ export function sessionMiddleware(manager: SessionManager): Middleware {
     setHeaders(ctx, await manager.finish(loaded, info))
   }
 }
+
+export { csrfGuard, type CsrfGuardOptions } from './koa-csrf.js'
