@@ -221,7 +221,10 @@ export class CompatSession {
         if (key === 'cookie') return cookie
         if (key === 'id' || key === 'sessionId' || key === 'encryptedSessionId') return detached ? '' : this.#id()
         if (key === 'toJSON') return () => Object.fromEntries(keys().map((k) => [k, read(k)]))
-        return read(key)
+        const value = read(key)
+        // `${req.session}`, hasOwnProperty & co. behave as on the plain object express-session gives.
+        if (value === undefined && key in Object.prototype) return (Object.prototype as unknown as Record<string, unknown>)[key]
+        return value
       },
       set: (_t, key, value) => {
         if (typeof key !== 'string' || reserved(key)) {

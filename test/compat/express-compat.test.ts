@@ -57,6 +57,7 @@ async function start(t: Test, delay = 0) {
   })
   app.get('/id', (req, res) => res.send(`${(req as unknown as { sessionID: string }).sessionID}|${sess(req).id}`))
   app.get('/cookie', (req, res) => res.json({ maxAge: sess(req).cookie.maxAge > 0, httpOnly: sess(req).cookie.httpOnly }))
+  app.get('/string', (req, res) => res.send(`${sess(req)} ${Object.prototype.hasOwnProperty.call(sess(req), 'a')} ${'a' in sess(req)}`))
   app.get('/shadow', (req, res) => {
     try {
       sess(req).save = 1 as never
@@ -148,5 +149,7 @@ t.test('express compat: req.sessionID is stable and never the token; cookie view
 
 t.test('express compat: the API names cannot be overwritten by data', async (t) => {
   const { client } = await start(t)
+  await client.get('/set?k=a&v=1')
+  t.equal((await client.get('/string')).body, '[object Object] true true', 'behaves as a plain object')
   t.equal((await client.get('/shadow')).body, 'ERR_UNSUPPORTED')
 })
