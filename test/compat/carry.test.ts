@@ -14,7 +14,9 @@ import passport from 'passport'
 import { Strategy as LocalStrategy } from 'passport-local'
 import { createClient } from 'redis'
 import { Redis } from 'ioredis'
+import Fastify from 'fastify'
 import t, { type Test } from 'tap'
+import { sessionPlugin } from '../../middleware/fastify.js'
 import { carryOver, connectRedisSource, SessionManager } from '../../lib/index.js'
 import { sessionMiddleware } from '../../middleware/express.js'
 import { MemoryStore } from '../../stores/memory.js'
@@ -136,4 +138,22 @@ t.test('carryOver validates its options', async (t) => {
   t.throws(() => carryOver({ secrets: [], source }), { code: 'ERR_CONFIG' })
   t.throws(() => carryOver({ secrets: [''], source }), { code: 'ERR_CONFIG' })
   t.throws(() => carryOver({ secrets: 'x', source: {} as never }), { code: 'ERR_CONFIG' })
+})
+
+t.test('carryOver on Fastify: the old passport data reaches request.session', async (t) => {
+  const { cookie, sid } = await loggedInOld(t)
+  const manager = new SessionManager({ logger: { warn() {}, error() {} } })
+  const app = Fastify()
+  await app.register(sessionPlugin, { manager, compat: true, carryOver: carryOver({ secrets: OLD_SECRET, source: connectRedisSource(ioredis, { prefix }) }) })
+  app.get('/who', async (req) => JSON.stringify((req as unknown as { session: { get(k: string): unknown } }).session.get('passport') ?? null))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const client = new Client(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`)
+  client.jar.set('connect.sid', cookie)
+  const first = await client.get('/who')
+  t.equal(first.body, '{"user":"u1"}')
+  t.ok(first.setCookies.some((c) => /^connect\.sid=;/.test(c)), 'old cookie expired')
+  t.ok(client.jar.has('session'))
+  t.equal((await client.get('/who')).body, '{"user":"u1"}', 'kept in the new session')
+  t.equal(await ioredis.exists(`${prefix}${sid}`), 0, 'retired')
 })

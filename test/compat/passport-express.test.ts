@@ -51,6 +51,12 @@ async function start(t: Test, inner: Store) {
   app.post('/login', auth.authenticate('local', { failureRedirect: '/login', failureFlash: true }), (_req, res) => {
     res.redirect('/private')
   })
+  app.post('/login-keep', auth.authenticate('local', { keepSessionInfo: true }), (_req, res) => res.send('in'))
+  app.post('/cart', (req, res) => {
+    ;(req.session as unknown as { cart: string[] }).cart = ['book']
+    res.send('ok')
+  })
+  app.get('/cart', (req, res) => res.send(JSON.stringify((req.session as unknown as { cart?: string[] }).cart ?? null)))
   app.get('/login', (req, res) => res.send(`login page ${JSON.stringify(req.flash('error'))}`))
   app.get('/private', (req, res) => {
     if (!req.isAuthenticated()) return res.status(401).send('no')
@@ -106,6 +112,19 @@ function suite(name: string, make: () => Store) {
     attacker.jar.set('session', before as string)
     t.equal((await attacker.get('/private')).status, 401, 'pre-login token is not logged in')
     t.equal((await attacker.get('/notes')).body, '[]', 'pre-login token has no data left')
+  })
+
+  t.test(`${name}: keepSessionInfo carries the pre-login data to the new token`, async (t) => {
+    const { client } = await start(t, make())
+    await client.request('/cart', { method: 'POST' })
+    const before = client.jar.get('session') as string
+    t.equal((await client.request('/login-keep', form({ username: 'ada', password: 'lovelace' }))).body, 'in')
+    t.not(client.jar.get('session'), before, 'new token')
+    t.equal((await client.get('/cart')).body, '["book"]', 'data kept')
+    t.equal((await client.get('/private')).status, 200)
+    const old = new Client(client.base)
+    old.jar.set('session', before)
+    t.equal((await old.get('/cart')).body, 'null', 'the old token is dead')
   })
 
   t.test(`${name}: a failed login flashes its message through connect-flash`, async (t) => {
