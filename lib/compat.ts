@@ -8,6 +8,7 @@
  */
 import type { SessionManager } from './manager.js'
 import { SessionError } from './errors.js'
+import { stateOf } from './session.js'
 
 /** Which API the object offers besides property access. */
 export type CompatFlavour = 'express' | 'fastify'
@@ -90,8 +91,8 @@ export class CompatSession {
     this.#detach()
     await this.#manager.renewToken(this.#ctx)
     this.#manager.clear(this.#ctx)
-    const session = this.#manager.session(this.#ctx)
-    if (session.user !== undefined) session.setUser(undefined)
+    const state = stateOf(this.#manager.session(this.#ctx))
+    if (state.user !== undefined) state.setUser(undefined)
     for (const [k, v] of kept) if (v !== undefined) this.#manager.put(this.#ctx, k, v)
     this.object = this.#make()
     this.#assign(this.object)
@@ -110,10 +111,11 @@ export class CompatSession {
     const session = this.#manager.session(this.#ctx)
     if (token === '' || session.isNew) throw new SessionError('ERR_NO_SESSION', 'reload: this session was never saved')
     const stored = await this.#manager.load(token)
-    const record = stored.toRecord(stored.expiry, this.#manager.config.now())
+    const loaded = stateOf(stored)
+    const record = loaded.toRecord(loaded.expiry, this.#manager.config.now())
     await this.#manager.commit(stored)
     if (stored.isNew) throw new SessionError('ERR_NO_SESSION', 'reload: the session is gone from the store')
-    session.rebase(record)
+    stateOf(session).rebase(record)
     this.#read = new Map()
   }
 
@@ -129,7 +131,7 @@ export class CompatSession {
     const manager = this.#manager
     const ctx = this.#ctx
     const c = manager.config.cookie
-    const session = () => manager.session(ctx)
+    const session = () => stateOf(manager.session(ctx))
     return {
       get maxAge() {
         return Math.max(0, session().expiry - manager.config.now())

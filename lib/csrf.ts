@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { SessionError } from './errors.js'
-import type { Session } from './session.js'
+import type { SessionState } from './session.js'
 import { generateToken } from './token.js'
 
 /** The session key the CSRF token lives under. */
@@ -35,11 +35,11 @@ interface Stored {
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 // A sealing store's key is the seal itself and changes every commit: bind to nothing there.
-const bindingOf = (session: Session, sealing: boolean) =>
+const bindingOf = (session: SessionState, sealing: boolean) =>
   sealing ? 'sealed' : digest(`csrf:${session.storeKey ?? ''}`).toString('base64url').slice(0, 22)
 
-function stored(session: Session, sealing: boolean): Stored | undefined {
-  const value = session.get(CSRF_KEY) as Partial<Stored> | undefined
+function stored(session: SessionState, sealing: boolean): Stored | undefined {
+  const value = session.values.get(CSRF_KEY) as Partial<Stored> | undefined
   if (typeof value !== 'object' || value === null || typeof value.token !== 'string' || typeof value.bound !== 'string') return undefined
   return value.bound === bindingOf(session, sealing) ? (value as Stored) : undefined
 }
@@ -48,7 +48,7 @@ function stored(session: Session, sealing: boolean): Stored | undefined {
  * The session's CSRF token, made (and stored) on first use or after a token renewal.
  * `mint` gives a new session its token first, so the binding is the final one.
  */
-export function csrfToken(session: Session, mint: () => void, sealing: boolean): string {
+export function csrfToken(session: SessionState, mint: () => void, sealing: boolean): string {
   const found = stored(session, sealing)
   if (found !== undefined) return found.token
   const token = generateToken()
@@ -59,7 +59,7 @@ export function csrfToken(session: Session, mint: () => void, sealing: boolean):
 }
 
 /** True when `candidate` is the session's current CSRF token (constant time). */
-export function verifyCsrf(session: Session, candidate: unknown, sealing: boolean): boolean {
+export function verifyCsrf(session: SessionState, candidate: unknown, sealing: boolean): boolean {
   const found = stored(session, sealing)
   if (found === undefined || typeof candidate !== 'string' || candidate === '') return false
   return timingSafeEqual(digest(found.token), digest(candidate))

@@ -10,6 +10,7 @@ export type {
   ResolvedConfig,
 } from './config.js'
 export type { CommitResult, CorruptEvent } from './lifecycle.js'
+export type { NodeHandler, NodeListener } from './node/serve.js'
 export {
   type Store,
   type VersionedStore,
@@ -39,16 +40,12 @@ export { parseDuration } from './duration.js'
 export { Signer, type SigningKey } from './signing.js'
 export {
   type RequestInfo,
+  type SessionHeaders,
   type HeaderTarget,
-  requestInfo,
-  readToken,
-  responseHeaders,
-  applyHeaders,
-  setSessionHeaders,
+  NO_HEADERS,
   isSecure,
-} from './http.js'
-export { holdResponse, type Hold, type HoldHooks } from './hold.js'
-export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost, withSession } from './serve.js'
+  mergeSessionHeaders,
+} from './transport.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
 export { CompatSession, type CompatFlavour } from './compat.js'
 export { CsrfError, CSRF_KEY, isUnsafeMethod, offeredCsrf } from './csrf.js'

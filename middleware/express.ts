@@ -4,17 +4,9 @@
  * shared wrapper of Node http and Express, `holdResponse` (STYLE.md rule 8).
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
-import {
-  applyHeaders,
-  ConfigError,
-  type Hold,
-  holdResponse,
-  lateChange,
-  requestInfo,
-  type Session,
-  SessionManager,
-  withSession,
-} from '../lib/index.js'
+import { ConfigError, type Session, SessionManager } from '../lib/index.js'
+import { type Hold, holdResponse } from '../lib/node/hold.js'
+import { applyHeaders, brokenResponse, endOnClose, requestInfo, withSession } from '../lib/node/serve.js'
 import { expressCompat, type SessionMiddlewareOptions } from './express-compat.js'
 
 export { csrfGuard, type CsrfGuardOptions, type SessionMiddlewareOptions } from './express-compat.js'
@@ -64,24 +56,24 @@ function check(manager: unknown, factory: string): asserts manager is SessionMan
 export function sessionMiddleware(manager: SessionManager, options: SessionMiddlewareOptions = {}): RequestHandler {
   check(manager, 'sessionMiddleware')
   return function session(req: Request, res: Response, next: NextFunction): void {
-    const info = requestInfo(req)
-    const start = (session: Session) => {
+    const start = (session: Session, loaded: boolean) => {
       const compat = expressCompat(manager, req, res, options)
       ;(req as Held)[HOLD] = holdResponse(res, {
-        needed: () => (compat.flush?.(), manager.needsCommit(session)),
-        before: async () => applyHeaders(res, await manager.finish(session, info)),
+        end: () => (compat.flush?.(), manager.end(session)),
+        apply: (headers) => applyHeaders(res, headers),
         failed: (err) => {
           // The held body is gone; what the route set for it must not reach the
           // error response (a stale Content-Length would corrupt it).
           for (const name of res.getHeaderNames()) res.removeHeader(name)
           next(err)
         },
-        passed: () => lateChange(manager, session),
+        broken: (err) => brokenResponse(manager, err, res),
       })
+      if (loaded) endOnClose(manager, res, session)
       if (compat.ready === undefined) next()
       else compat.ready.then(() => next(), next)
     }
-    withSession(manager, req, info, start, (err) => next(err))
+    withSession(manager, req, requestInfo(req), start, (err) => next(err))
   }
 }
 
@@ -104,8 +96,8 @@ export function sessionErrors(manager: SessionManager): ErrorRequestHandler {
   check(manager, 'sessionErrors')
   return function sessionAbort(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     const session = manager.peek(req)
-    // Once the response started, the commit is under way or done: leave it be.
-    if (session !== undefined && (req as Held)[HOLD]?.started !== true) manager.abort(session)
+    // Once the response started, its request end is under way or done: leave it be.
+    if (session !== undefined && (req as Held)[HOLD]?.started !== true) manager.end(session, true)
     next(err)
   }
 }
