@@ -11,6 +11,7 @@ export type SessionErrorCode =
   | 'ERR_UNSUPPORTED'
   | 'ERR_CONFLICT'
   | 'ERR_SESSION_LIMIT'
+  | 'ERR_CSRF'
 
 /**
  * The one base error of session-manager: a stable `code`, a message for humans and

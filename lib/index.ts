@@ -51,3 +51,6 @@ export {
   mergeSessionHeaders,
 } from './transport.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
+export { CompatSession, type CompatFlavour } from './compat.js'
+export { CsrfError, CSRF_KEY, isUnsafeMethod, offeredCsrf } from './csrf.js'
+export { carryOver, connectRedisSource, loaderSource, type CarryOver, type CarryOverOptions, type GetDelClient, type LegacySource } from './carry.js'

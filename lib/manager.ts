@@ -9,10 +9,11 @@ import type { z } from 'zod'
 import { MemoryStore } from '../stores/memory.js'
 import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
 import { ConfigError, SessionError, StoreError } from './errors.js'
+import { csrfToken, verifyCsrf } from './csrf.js'
 import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
 import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
 import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
-import { canIterate, hasUserIndex, isVersioned, type Store } from './store.js'
+import { canIterate, hasUserIndex, isSealing, isVersioned, type Store } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
@@ -239,6 +240,19 @@ export class SessionManager<
   /** Move the absolute deadline (may be earlier or later than the lifetime gives). */
   setDeadline(ctx: SessionContext, deadline: Date): void {
     this.#state(ctx).setDeadline(deadline.getTime())
+  }
+
+  /**
+   * The session's CSRF token: made and stored on first use, new after `renewToken`
+   * or `login` (lib/csrf.ts). Put it in forms (`_csrf`) or an `x-csrf-token` header.
+   */
+  csrfToken(ctx: SessionContext): string {
+    return csrfToken(this.#state(ctx), () => this.token(ctx), isSealing(this.store))
+  }
+
+  /** True when `token` is the session's current CSRF token (constant-time compare). */
+  verifyCsrf(ctx: SessionContext, token: unknown): boolean {
+    return verifyCsrf(this.#state(ctx), token, isSealing(this.store))
   }
 
   // ---- lifecycle without HTTP -----------------------------------------------
