@@ -188,3 +188,25 @@ t.test('fastify sessionPlugin: a hijacked reply bypasses onSend, so nothing is c
   t.same(reply.setCookies, [])
   t.equal(store.total, 0)
 })
+
+t.test('fastify sessionPlugin: a hijacked reply of a loaded session ends on close, holding nothing', async (t) => {
+  const { client, store, manager } = await start(t, (app, manager) => {
+    app.get('/put', async (request) => {
+      manager.put(request, 'n', 1)
+      return 'ok'
+    })
+    app.get('/hijack', (request, reply) => {
+      manager.put(request, 'n', 2)
+      reply.hijack()
+      reply.raw.end('raw')
+    })
+  })
+  await client.get('/put')
+  store.reset()
+  const reply = await client.get('/hijack')
+  t.equal(reply.body, 'raw')
+  t.same(store.calls, { findVersioned: 1 }, 'loaded, never committed')
+  const until = Date.now() + 2000
+  while (manager.inFlight !== 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  t.equal(manager.inFlight, 0, 'released when the connection closed')
+})
