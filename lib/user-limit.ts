@@ -16,14 +16,21 @@
 import { SessionError, SessionLimitError } from './errors.js'
 import type { SessionState } from './session.js'
 import { isVersioned, type VersionedStore } from './store.js'
-import type { Users } from './users.js'
+import type { Lifecycle } from './lifecycle.js'
 
 const backoff = (attempt: number) =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
 
+/** What the admission records need of the user features (`Users` is one); no import back. */
+export interface AdmissionHost {
+  readonly life: Lifecycle
+  drop(userId: string, keys: string[]): Promise<unknown>
+  loadMany(keys: readonly string[]): Promise<Array<{ key: string; session: SessionState }>>
+}
+
 /** The admission records of one manager. Internal; `Users` drives it. */
 export class Admissions {
-  constructor(readonly users: Users) {}
+  constructor(readonly users: AdmissionHost) {}
 
   /** Key of a user's admission record: outside the session key space (`iterate` skips it). */
   key(userId: string): string {
