@@ -9,6 +9,7 @@ import type { SessionRecord } from './codec.js'
 import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
+import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
 import { Session } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
@@ -24,8 +25,8 @@ export interface CommitResult {
   expires?: Date | undefined
 }
 
-/** A stored session was undecodable (or failed the schema); the request went on without it. */
-export interface CorruptEvent {
+/** What the lifecycle reports of undecodable stored bytes (the manager turns it into a `corrupt` event). */
+export interface CorruptReport {
   key: string
   error: unknown
 }
@@ -58,7 +59,8 @@ export class Lifecycle {
   constructor(
     readonly config: Readonly<ResolvedConfig>,
     readonly store: Store,
-    readonly report: (event: CorruptEvent) => void,
+    readonly report: (event: CorruptReport) => void,
+    readonly events: Events,
   ) {
     this.name = storeName(store)
     this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
@@ -128,9 +130,12 @@ export class Lifecycle {
     const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
     if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) {
       this.chain.release(key)
+      if (record !== undefined && this.events.wants('expired')) this.events.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
       return this.fresh()
     }
     const session = new Session(record)
+    // A loaded session has been stored: only one never committed is `created` at commit.
+    session.seen ??= record.created
     session.storeKey = key
     session.version = entry?.version
     session.loadedAt = loadedAt
@@ -144,8 +149,12 @@ export class Lifecycle {
     const data = await this.call('open', (this.sealing as SealingStore).open(value))
     const record = data && this.decode('(sealed cookie)', data)
     const now = this.config.now()
-    if (record === undefined || record.deadline <= now || record.expiry <= now) return this.fresh()
+    if (record === undefined || record.deadline <= now || record.expiry <= now) {
+      if (record !== undefined && this.events.wants('expired')) this.events.emit('expired', { store: this.name, id: sessionId(value), source: 'load' })
+      return this.fresh()
+    }
     const session = new Session(record)
+    session.seen ??= record.created
     session.token = value
     session.storeKey = value
     return session
@@ -156,12 +165,16 @@ export class Lifecycle {
     const now = this.config.now()
     const expiry = this.#expiry(now, session.deadline)
     const record = session.toRecord(expiry, now)
+    const stats = this.#stats(session)
     const sealed = await this.call('commit', sealing.seal(this.#encode(record), new Date(expiry)))
+    stats.attempts = 1
+    session.seen = now
     const size = this.config.cookie.name.length + 1 + sealed.length
     if (size > SEALED_LIMIT) throw new TooLargeError(size, SEALED_LIMIT, 'sealed session cookie')
     session.token = sealed
     session.storeKey = sealed
     session.expiry = expiry
+    this.#report(session, sealed, stats, undefined)
     if (this.afterSave !== undefined) await this.afterSave(session, sealed)
     return this.#result(session, sealed)
   }
@@ -242,8 +255,26 @@ export class Lifecycle {
     })
   }
 
-  /** Run a store call with the configured timeout, failures wrapped in StoreError. */
-  async call<T>(operation: string, pending: Promise<T>): Promise<T> {
+  /**
+   * Run a store call with the configured timeout, failures wrapped in StoreError;
+   * inside the `session-manager:store` tracing channel when it has subscribers.
+   */
+  call<T>(operation: string, pending: Promise<T>, attempts = 1): Promise<T> {
+    if (!traced(storeChannel)) return this.#call(operation, pending)
+    const ctx: StoreCallContext = { store: this.name, operation, attempts }
+    return storeChannel.tracePromise(() => this.#call(operation, pending).then(
+      (result) => {
+        ctx.outcome = result === undefined ? 'miss' : result === null ? 'conflict' : 'ok'
+        return result
+      },
+      (err: unknown) => {
+        ctx.outcome = (err as SessionError).code === 'ERR_STORE_TIMEOUT' ? 'timeout' : 'error'
+        throw err
+      },
+    ), ctx)
+  }
+
+  async #call<T>(operation: string, pending: Promise<T>): Promise<T> {
     try {
       return await this.#deadlines.race(pending, () => new StoreError(this.name, operation, { timeout: true }))
     } catch (err) {
@@ -292,7 +323,9 @@ export class Lifecycle {
     if (this.sealing !== undefined) return this.#seal(session, this.sealing)
     const token = this.ensureToken(session)
     const key = session.storeKey as string
-    const saved = await this.chain.run(key, () => this.#write(session, key))
+    const stats = this.#stats(session)
+    if (traced(commitChannel)) stats.id = sessionId(key)
+    const saved = await this.chain.run(key, () => traceCommit(stats, () => this.#write(session, key, stats)))
     if (!saved) {
       // Destroyed (or renewed) elsewhere while this request ran: it stays so. The
       // cookie is left alone: the browser may already hold a newer one.
@@ -304,6 +337,7 @@ export class Lifecycle {
       if (grace === undefined) await this.remove(old)
       else await this.#graceCopy(session, old, grace)
     }
+    this.#report(session, key, stats, old)
     if (this.afterSave !== undefined) await this.afterSave(session, key)
     return this.#result(session, token)
   }
@@ -320,12 +354,14 @@ export class Lifecycle {
   }
 
   /** One commit, rebased and retried on conflict. False when the session is gone. */
-  async #write(session: Session, key: string): Promise<boolean> {
+  async #write(session: Session, key: string, stats: CommitContext): Promise<boolean> {
     const store = this.store
     for (let attempt = 0; attempt <= this.config.commitRetries; attempt++) {
+      stats.attempts = attempt + 1
       const newer = this.chain.newer(key, session.loadedAt)
       if (newer !== undefined) {
         if (newer.record === null || newer.record.readOnly === true) return false
+        this.#conflict(key, stats, 'rebase')
         session.rebase(newer.record)
         session.version = newer.version
         session.loadedAt = newer.seq
@@ -339,15 +375,16 @@ export class Lifecycle {
         this.#saved(session, key, undefined, record)
         return true
       }
-      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version))
+      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version), attempt + 1)
       if (version !== null) {
         this.#saved(session, key, version, record)
         return true
       }
       // Conflict: another process changed it. Back off a random moment (so two busy
       // processes stop colliding in lockstep), re-read, replay our changes, try again.
+      this.#conflict(key, stats, 'retry')
       await backoff(attempt)
-      const entry = await this.call('find', store.findVersioned(key))
+      const entry = await this.call('find', store.findVersioned(key), attempt + 1)
       if (entry === undefined) return false
       const fresh = this.decode(key, entry.data)
       if (fresh?.readOnly === true) return false
@@ -358,8 +395,37 @@ export class Lifecycle {
     throw new SessionError('ERR_CONFLICT', `session kept changing under ${this.config.commitRetries} retries`)
   }
 
+  /** Per-commit bookkeeping for the events and the commit tracing channel. */
+  #stats(session: Session): CommitContext {
+    const created = session.seen === undefined && session.renewedFrom === undefined
+    return { store: this.name, id: '', created, attempts: 0, conflicts: 0, rebased: false }
+  }
+
+  #conflict(key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
+    stats.conflicts++
+    stats.rebased = true
+    if (this.events.wants('conflict')) this.events.emit('conflict', { store: this.name, id: sessionId(key), attempt: stats.attempts, kind })
+  }
+
+  /** After a successful save: `committed`, and `created`, `renewed`, `loggedIn` as they apply. */
+  #report(session: Session, key: string, stats: CommitContext, old: string | undefined): void {
+    const ev = this.events
+    const id = () => (stats.id === '' ? (stats.id = sessionId(key)) : stats.id)
+    if (ev.wants('committed')) {
+      ev.emit('committed', { store: this.name, id: id(), created: stats.created, attempts: stats.attempts, conflicts: stats.conflicts, rebased: stats.rebased })
+    }
+    if (stats.created && ev.wants('created')) ev.emit('created', { store: this.name, id: id(), userId: session.user })
+    if (old !== undefined && ev.wants('renewed')) {
+      ev.emit('renewed', { store: this.name, id: id(), previousId: sessionId(old), userId: session.user })
+    }
+    if (session.user !== undefined && session.userChanged && ev.wants('loggedIn')) {
+      ev.emit('loggedIn', { store: this.name, id: id(), userId: session.user })
+    }
+  }
+
   #saved(session: Session, key: string, version: string | undefined, record: SessionRecord): void {
     session.version = version
+    session.seen = record.seen
     session.expiry = record.expiry
     this.chain.settle(key, version, { ...record, values: new Map(record.values) })
   }

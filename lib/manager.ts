@@ -12,9 +12,10 @@ import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from '
 import { ConfigError, SessionError, StoreError } from './errors.js'
 import { readToken, type RequestInfo, responseHeaders } from './http.js'
 import { nodeHandler } from './serve.js'
-import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
+import { Events, sessionId, type SessionManagerEvents } from './events.js'
+import { type CommitResult, Lifecycle } from './lifecycle.js'
 import { Session, type SessionStatus } from './session.js'
-import { canIterate, hasUserIndex, type Store } from './store.js'
+import { canIterate, hasUserIndex, type Store, storeName } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { type SessionInfo, Users } from './users.js'
 
@@ -24,11 +25,7 @@ import { type SessionInfo, Users } from './users.js'
  */
 export type SessionContext = object
 
-/** Events of the manager. `corrupt`: undecodable data; `storeError`: a failure that was absorbed. */
-export interface SessionManagerEvents {
-  corrupt: [CorruptEvent]
-  storeError: [StoreError]
-}
+export type { SessionManagerEvents } from './events.js'
 
 type Key<D> = keyof D & string
 
@@ -58,6 +55,7 @@ export class SessionManager<
   readonly store: Store
   readonly #life: Lifecycle
   readonly #users: Users
+  readonly #events: Events
   /**
    * Where this manager keeps a request's session: a property under a symbol of its own
    * on each context object. Cheaper than a WeakMap entry per request (which the GC
@@ -70,10 +68,12 @@ export class SessionManager<
     super()
     this.config = resolveConfig(options)
     this.store = this.config.store ?? new MemoryStore()
-    this.#life = new Lifecycle(this.config, this.store, (event) => {
-      this.config.logger.warn('session-manager: undecodable session ignored', event.error)
-      this.emit('corrupt', event)
-    })
+    const store = storeName(this.store)
+    this.#events = new Events(this, store, (err) => this.config.logger.error('session-manager: an event listener failed', err))
+    this.#life = new Lifecycle(this.config, this.store, ({ key, error }) => {
+      this.config.logger.warn('session-manager: undecodable session ignored', error)
+      if (this.#events.wants('corrupt')) this.#events.emit('corrupt', { store, id: sessionId(key), error })
+    }, this.#events)
     if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
       throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
     }
@@ -177,10 +177,12 @@ export class SessionManager<
     const session = this.session(ctx)
     const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
     this.#life.release(session)
+    const user = session.loadedUser ?? session.user
     for (const key of keys) {
       await this.#life.remove(key)
       await this.#users.onDestroy(session, key)
     }
+    if (keys[0] !== undefined && this.#events.wants('destroyed')) this.#events.emit('destroyed', { store: this.#life.name, id: sessionId(keys[0]), userId: user, reason: 'destroy' })
     const now = this.config.now()
     session.reset(now, this.config.lifetime, this.#life.fresh().expiry)
     session.released = false
@@ -261,6 +263,7 @@ export class SessionManager<
     for (const key of other.keys()) session.put(key, other.get(key))
     if (other.deadline > session.deadline) session.setDeadline(other.deadline)
     await this.#life.remove(other.storeKey as string)
+    if (this.#events.wants('destroyed')) this.#events.emit('destroyed', { store: this.#life.name, id: sessionId(other.storeKey as string), userId: other.user, reason: 'merge' })
   }
 
   /**
@@ -327,12 +330,12 @@ export class SessionManager<
    */
   revokeUser(userId: string, options: { except?: SessionContext } = {}): Promise<number> {
     const keep = options.except === undefined ? undefined : this.session(options.except).storeKey
-    return this.#users.revoke(userId, (key) => key !== keep)
+    return this.#users.revoke(userId, (key) => key !== keep, 'revokeUser')
   }
 
   /** End one listed session of a user; resolves to whether it existed. */
   async revokeSession(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.#users.revoke(userId, (key) => this.#users.sessionId(key) === sessionId)) > 0
+    return (await this.#users.revoke(userId, (key) => this.#users.sessionId(key) === sessionId, 'revokeSession')) > 0
   }
 
   /** The logged-in user's info from `loadUser`, cached next to the sessions for `userCacheTtl`. */
@@ -385,7 +388,7 @@ export class SessionManager<
       session = await this.#life.load(found.token, found.wire)
     } catch (err) {
       if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
-      this.emit('storeError', err)
+      this.#events.emit('storeError', err)
       this.config.logger.warn('session-manager: store failed, serving without a session', err)
       session = this.#life.fresh()
       session.degraded = true
@@ -405,7 +408,7 @@ export class SessionManager<
       return responseHeaders(await this.#life.commit(session), this.config, req, (t) => this.#life.toWire(t))
     } catch (err) {
       if (this.config.onStoreError === 'anonymous' && err instanceof StoreError) {
-        this.emit('storeError', err)
+        this.#events.emit('storeError', err)
         this.config.logger.warn('session-manager: store failed, session not saved', err)
         return []
       }

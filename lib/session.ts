@@ -169,6 +169,7 @@ export class Session {
     this.user = undefined
     this.meta = undefined
     this.login = undefined
+    this.seen = undefined
     this.userInfo = undefined
   }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { SessionError } from './errors.js'
+import { sessionId } from './events.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Session } from './session.js'
 import { hasUserIndex, type UserIndexStore } from './store.js'
@@ -41,7 +41,7 @@ export class Users {
 
   /** Opaque, stable id of a stored session. */
   sessionId(key: string): string {
-    return createHash('sha256').update(`session-id:${key}`).digest('base64url').slice(0, 22)
+    return sessionId(key)
   }
 
   /** The store, when it has a user index; else a clear error. */
@@ -100,7 +100,7 @@ export class Users {
   }
 
   /** Delete every listed session of the user for which `drop` says yes; count them. */
-  async revoke(userId: string, drop: (key: string) => boolean): Promise<number> {
+  async revoke(userId: string, drop: (key: string) => boolean, reason: 'revokeUser' | 'revokeSession'): Promise<number> {
     const store = this.index()
     const keys = await this.life.call('listUser', store.listUser(this.indexKey(userId)))
     let count = 0
@@ -110,7 +110,13 @@ export class Users {
       await this.life.call('removeFromUser', store.removeFromUser(this.indexKey(userId), key))
       count++
     }
+    this.#revoked(userId, count, reason)
     return count
+  }
+
+  #revoked(userId: string, count: number, reason: 'revokeUser' | 'revokeSession' | 'singleSession'): void {
+    const events = this.life.events
+    if (count > 0 && events.wants('revoked')) events.emit('revoked', { store: this.life.name, userId, count, reason })
   }
 
   /** Remove a destroyed session from its user's index. */
@@ -139,11 +145,14 @@ export class Users {
     // Delete only what this process saw: a session added after our listing is newer
     // than ours and is the other process's to judge.
     const store = this.index()
+    let count = 0
     for (const { key } of all) {
       if (key === newest?.key) continue
       await this.life.remove(key)
       await this.life.call('removeFromUser', store.removeFromUser(this.indexKey(userId), key))
+      count++
     }
+    this.#revoked(userId, count, 'singleSession')
   }
 
   /** `manager.user(ctx)`: cached info, loaded once when missing or stale. */
