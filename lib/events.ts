@@ -110,12 +110,12 @@ export interface CommitContext {
 }
 
 /** Tracing channel around every store call. */
-export const storeChannel: TracingChannel<StoreCallContext, StoreCallContext> = tracingChannel('session-manager:store')
+export const storeChannel: TracingChannel<unknown, StoreCallContext> = tracingChannel('session-manager:store')
 /** Tracing channel around every session write (with its conflict retries). */
-export const commitChannel: TracingChannel<CommitContext, CommitContext> = tracingChannel('session-manager:commit')
+export const commitChannel: TracingChannel<unknown, CommitContext> = tracingChannel('session-manager:commit')
 
 /** True when anything subscribes to `tc` (TracingChannel.hasSubscribers is missing before Node 20.13). */
-export function traced(tc: Pick<TracingChannel, 'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error'> | TracingChannel<StoreCallContext, StoreCallContext> | TracingChannel<CommitContext, CommitContext>): boolean {
+export function traced(tc: { readonly [K in 'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error']: { readonly hasSubscribers: boolean } }): boolean {
   return tc.start.hasSubscribers || tc.end.hasSubscribers || tc.asyncStart.hasSubscribers ||
     tc.asyncEnd.hasSubscribers || tc.error.hasSubscribers
 }
