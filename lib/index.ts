@@ -38,6 +38,9 @@ export {
   isVersioned,
   canTouch,
   hasUserIndex,
+  canWatchExpiry,
+  type ExpiryWatchStore,
+  type WatchExpiryOptions,
   canIterate,
   storeName,
 } from './store.js'

@@ -15,7 +15,7 @@ import { nodeHandler } from './serve.js'
 import { Events, sessionId, type SessionManagerEvents } from './events.js'
 import { type CommitResult, Lifecycle } from './lifecycle.js'
 import { Session, type SessionStatus } from './session.js'
-import { canIterate, hasUserIndex, type Store, storeName } from './store.js'
+import { canIterate, canWatchExpiry, hasUserIndex, type Store, storeName } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { type SessionInfo, Users } from './users.js'
 
@@ -285,6 +285,23 @@ export class SessionManager<
       await fn(session)
       await this.#life.commit(session)
     }
+  }
+
+  /**
+   * Emit `expired` (`source: 'store'`) for sessions of this manager's prefix that the
+   * store expires while nobody requests them. Needs a store with `watchExpiry` (Redis);
+   * resolves to the function that stops watching. Throws `ERR_UNSUPPORTED` otherwise.
+   */
+  async watchExpiry(): Promise<() => Promise<void>> {
+    const store = this.store
+    if (!canWatchExpiry(store)) throw new SessionError('ERR_UNSUPPORTED', `${this.#life.name} cannot report expiry (no watchExpiry())`)
+    const prefix = this.config.prefix
+    const name = this.#life.name
+    return store.watchExpiry(prefix, (key) => {
+      // Session keys only: user indexes and the user-info cache expire too.
+      if (key.length !== prefix.length + TOKEN_LENGTH || key.includes(':', prefix.length)) return
+      if (this.#events.wants('expired')) this.#events.emit('expired', { store: name, id: sessionId(key), source: 'store' })
+    }, { onError: (err) => this.config.logger.warn('session-manager: expiry watch failed', err) })
   }
 
   // ---- users -------------------------------------------------------------------
