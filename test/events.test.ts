@@ -192,3 +192,17 @@ t.test('diagnostics_channel: a failing store call is traced with its outcome and
   store.mode = 'up'
   t.match(failed, [{ operation: 'find', outcome: 'error', error: { code: 'ERR_STORE', store: 'Spy(MemoryStore)' } }])
 })
+
+t.test('SessionManager events: with hashTokenInStore false, no payload holds the token (it is the store key)', async (t) => {
+  const { manager, client } = await app(t, { hashTokenInStore: false })
+  const payloads: unknown[] = []
+  for (const name of ['created', 'committed', 'renewed', 'loggedIn', 'destroyed'] as const) manager.on(name, (e: unknown) => payloads.push(e))
+  await client.get('/put')
+  const before = tokenOf(client)
+  await client.get('/login?u=bob')
+  const token = tokenOf(client)
+  await client.get('/destroy')
+  t.equal(payloads.length, 6)
+  t.match(token, /^[A-Za-z0-9_-]{43}$/)
+  for (const tk of [before, token]) t.notOk(JSON.stringify(payloads).includes(tk.slice(0, 16)), 'no token, not even a part of one')
+})

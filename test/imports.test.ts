@@ -47,3 +47,10 @@ t.test('middleware import lib and their own framework only', async (t) => {
   })
   t.same(bad, [])
 })
+
+t.test('lib, stores and middleware never import OpenTelemetry; otel/ imports lib and @opentelemetry/api only', async (t) => {
+  const bad = ['lib', 'stores', 'middleware'].flatMap(imports).filter(({ spec }) => spec.startsWith('@opentelemetry/'))
+  t.same(bad, [])
+  const otel = imports('otel').filter(({ spec }) => !spec.startsWith('node:') && spec !== '@opentelemetry/api' && !spec.startsWith('../lib/'))
+  t.same(otel, [])
+})
