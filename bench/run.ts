@@ -10,7 +10,8 @@
  * - server CPU µs per request: utime + stime of the server process from /proc/PID/stat;
  * - store commands per request: Redis commands the server sent (MONITOR on a dedicated
  *   redis-server this harness starts), Redis calls under load (INFO commandstats diff),
- *   and this library's Store method calls (`/__stats`);
+ *   Postgres queries the server's pool sent (`/__queries`, a counted pool in the bench
+ *   server), and this library's Store method calls (`/__stats`);
  * - memory per session for the memory stores (heap after GC, before/after N sessions);
  * - concurrency: 50 concurrent requests on one session, each putting its own key; keys kept.
  *
@@ -181,6 +182,8 @@ async function countOps(c: Contender, s: Running): Promise<void> {
     const path = SCENARIOS[scenario].path
     const cookie = SCENARIOS[scenario].cookie ? ((await newSessions(s.port, 1))[0] as string) : ''
     const before = c.kind === 'ours' ? (JSON.parse((await get(s.port, '/__stats')).body) as Record<string, number>) : undefined
+    const sql = async () => JSON.parse((await get(s.port, '/__queries')).body) as Record<string, number>
+    const sqlBefore = c.store === 'postgres' ? await sql() : undefined
     const run = async () => {
       for (let i = 0; i < opsRequests; i++) {
         const r = await get(s.port, path, cookie)
@@ -193,6 +196,10 @@ async function countOps(c: Contender, s: Running): Promise<void> {
       calls.redisSent = perRequest(m.sent, opsRequests)
       calls.redisInScripts = perRequest(m.inScripts, opsRequests)
     } else await run()
+    if (sqlBefore !== undefined) {
+      const after = await sql()
+      calls.sqlQueries = perRequest(new Map(Object.entries(after).map(([k, v]) => [k, v - (sqlBefore[k] ?? 0)] as [string, number])), opsRequests)
+    }
     if (before !== undefined) {
       const after = JSON.parse((await get(s.port, '/__stats')).body) as Record<string, number>
       const diff = new Map(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)] as [string, number]).filter(([, v]) => v > 0))

@@ -1,16 +1,20 @@
 /**
- * The `npm start` demo: sessions on the in-memory store, no services needed.
+ * The `npm start` demo: sessions on the in-memory store, no services needed, or on any
+ * store createStore builds from SESSION_STORE.
  * A counter, a note (put/get), a flash message (pop), token renewal and destroy,
  * all visible in a browser at the printed URL.
  *
  *   npm start            # http://127.0.0.1:3000
  *   PORT=8080 npm start
- *   SESSION_STORE=redis://127.0.0.1:6379 npm start   (any store URL createStore accepts, once available)
+ *   SESSION_STORE=postgres://postgres@127.0.0.1:5432/test npm start   (any URL createStore accepts)
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import { SessionManager } from '../lib/index.js'
+import { createStore } from '../stores/url.js'
 
-const sessions = new SessionManager({ lifetime: '24h', idleTimeout: '30m', cookie: { name: 'demo_session' } })
+const storeUrl = process.env.SESSION_STORE ?? 'memory:'
+const { store } = await createStore(storeUrl)
+const sessions = new SessionManager({ store, lifetime: '24h', idleTimeout: '30m', cookie: { name: 'demo_session' } })
 
 const escape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -85,5 +89,5 @@ const server = createServer(
 const port = Number(process.env.PORT ?? 3000)
 server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
   const { port: actual } = server.address() as { port: number }
-  console.log(`session-manager demo on http://127.0.0.1:${actual}/ (memory store; Ctrl-C to stop)`)
+  console.log(`session-manager demo on http://127.0.0.1:${actual}/ (${store.name ?? 'store'} from ${storeUrl.replace(/\/\/[^@/]*@/, '//')}; Ctrl-C to stop)`)
 })

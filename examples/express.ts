@@ -3,6 +3,7 @@
  *
  *   node --import tsx examples/express.ts                 # http://127.0.0.1:3000
  *   PORT=3001 SESSION_STORE=redis://127.0.0.1:6379 node --import tsx examples/express.ts
+ *   PORT=3001 SESSION_STORE=postgres://postgres@127.0.0.1:5432/test node --import tsx examples/express.ts
  *
  * Run it next to examples/fastify.ts, koa.ts or node.ts on the same SESSION_STORE
  * (another PORT): cookies are per host, so the browser shares one counter between them.

@@ -26,6 +26,11 @@ export class CommitChain {
   readonly #links = new Map<string, Link>()
   #seq = 0
 
+  /** Keys held by requests in flight. */
+  get size(): number {
+    return this.#links.size
+  }
+
   /** Current commit sequence number of this process. */
   get seq(): number {
     return this.#seq

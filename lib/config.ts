@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { type Codec, jsonCodec } from './codec.js'
 import { COOKIE_NAME } from './cookie.js'
@@ -36,11 +35,24 @@ export interface Logger {
 }
 
 /**
- * Answers a request whose session could not be loaded or saved (Node http and the
- * default of the adapters without an error path of their own). Default: log the error
- * and answer 500 with no detail.
+ * Answers a request whose session could not be loaded or saved, for `loadAndSave` and
+ * the node adapter (the other adapters use their framework's own error path). It is
+ * called with the error and the adapter's request and response — Node's
+ * `IncomingMessage` and `ServerResponse` — and may be async: a throw or a rejection is
+ * logged and answered with a bare 500. Default: log the error and answer 500 with no
+ * detail. The core names no runtime's types, so annotate the parameters (any handler
+ * typed for Node's request and response fits).
+ *
+ * @example
+ * ```ts
+ * errorHandler: (err: unknown, req: IncomingMessage, res: ServerResponse) => { res.statusCode = 503; res.end('try again') }
+ * ```
  */
-export type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse) => void
+export type ErrorHandler = {
+  // Method syntax: parameters are checked bivariantly, so a handler typed for a
+  // runtime's own request and response is accepted.
+  handle(err: unknown, req: unknown, res: unknown): unknown
+}['handle']
 
 /** Options of `new SessionManager(options)`. Every one is optional. */
 export interface SessionManagerOptions<Data extends Record<string, unknown> = Record<string, unknown>> {

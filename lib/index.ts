@@ -27,6 +27,7 @@ export {
   storeChannel,
   commitChannel,
 } from './events.js'
+export type { NodeHandler, NodeListener } from './node/serve.js'
 export {
   type Store,
   type VersionedStore,
@@ -59,14 +60,10 @@ export { parseDuration } from './duration.js'
 export { Signer, type SigningKey } from './signing.js'
 export {
   type RequestInfo,
+  type SessionHeaders,
   type HeaderTarget,
-  requestInfo,
-  readToken,
-  responseHeaders,
-  applyHeaders,
-  setSessionHeaders,
+  NO_HEADERS,
   isSecure,
-} from './http.js'
-export { holdResponse, type Hold, type HoldHooks } from './hold.js'
-export { answerError, lateChange, nodeHandler, type NodeHandler, type ServeHost, withSession } from './serve.js'
+  mergeSessionHeaders,
+} from './transport.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'

@@ -1,8 +1,9 @@
 /**
- * The load-and-save lifecycle: load, commit (versioned, with rebase and retries),
- * touch, seal, remove. Over 300 lines because these share one state machine and the
- * store-call plumbing (timeouts, error wrapping, the commit chain); the codec, the
- * chain, the deadlines and the user index are their own modules.
+ * The load-and-save lifecycle: load, the request end, commit (versioned, with rebase
+ * and retries), touch, seal, renew, destroy. Over 300 lines because these share one
+ * state machine and the store-call plumbing (timeouts, error wrapping, the commit
+ * chain); the codec, the chain, the deadlines, the transport and the user index are
+ * their own modules.
  */
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
@@ -10,25 +11,28 @@ import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
-import { Session } from './session.js'
+import { SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
 import { generateToken, hashToken, isToken } from './token.js'
+import { type CommitResult, NO_HEADERS, type RequestInfo, type SessionHeaders, sessionHeaders } from './transport.js'
 
-/** What a commit asks of the response. */
-export interface CommitResult {
-  /** `set`: send the (new or refreshed) token; `expire`: drop it; `none`: leave it. */
-  action: 'none' | 'set' | 'expire'
-  /** The token to send when `action` is `set`. */
-  token?: string | undefined
-  /** Cookie expiry for a persistent cookie; undefined for a browser-session cookie. */
-  expires?: Date | undefined
-}
+export type { CommitResult }
 
 /** What the lifecycle reports of undecodable stored bytes (the manager turns it into a `corrupt` event). */
 export interface CorruptReport {
   key: string
   error: unknown
+}
+
+/** What the lifecycle tells the manager about (it turns them into events and logs). */
+export interface LifecycleEvents {
+  /** Stored data could not be decoded. */
+  corrupt(event: CorruptReport): void
+  /** A store failure was absorbed (`onStoreError: 'anonymous'`). */
+  storeError(err: StoreError, during: 'load' | 'commit'): void
+  /** A change came after the request ended: it cannot be saved. */
+  late(): void
 }
 
 const backoff = (attempt: number) =>
@@ -49,7 +53,9 @@ export class Lifecycle {
   readonly chain = new CommitChain()
   readonly name: string
   /** Runs after every successful save (the user index hooks in here). */
-  afterSave: ((session: Session, key: string) => Promise<void>) | undefined
+  afterSave: ((session: SessionState, key: string) => Promise<void>) | undefined
+  /** Runs after a stored session was deleted by `destroy` (the user index hooks in here). */
+  afterDestroy: ((session: SessionState, key: string) => Promise<void>) | undefined
   /** Set when tokens are signed in transit. */
   readonly signer: Signer | undefined
   /** Set when the store seals sessions into the cookie. */
@@ -59,8 +65,9 @@ export class Lifecycle {
   constructor(
     readonly config: Readonly<ResolvedConfig>,
     readonly store: Store,
-    readonly report: (event: CorruptReport) => void,
-    readonly events: Events,
+    readonly events: LifecycleEvents,
+    /** The manager's public events and diagnostics channels. */
+    readonly bus: Events,
   ) {
     this.name = storeName(store)
     this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
@@ -88,10 +95,10 @@ export class Lifecycle {
   }
 
   /** A fresh, empty, uncommitted session. */
-  fresh(): Session {
+  fresh(): SessionState {
     const now = this.config.now()
     const deadline = now + this.config.lifetime
-    return new Session({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
+    return new SessionState({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
   }
 
   /**
@@ -100,20 +107,23 @@ export class Lifecycle {
    * `wire` is the cookie or header value the token came in, when it came over HTTP:
    * a commit then sends nothing the client already holds.
    */
-  async load(token: string | undefined, wire?: string): Promise<Session> {
+  async load(token: string | undefined, wire?: string, request?: RequestInfo): Promise<SessionState> {
+    const session = await this.#loadToken(token)
+    session.request = request
+    if (!session.isNew && wire !== undefined) session.held = { wire, expires: this.#cookieExpiry(session) }
+    return session
+  }
+
+  async #loadToken(token: string | undefined): Promise<SessionState> {
     if (this.sealing !== undefined) return this.#open(token)
     if (!isToken(token)) return this.fresh()
-    const key = this.keyOf(token)
-    const session = await this.loadKey(key)
-    if (!session.isNew) {
-      session.token = token
-      if (wire !== undefined) session.held = { wire, expires: this.#cookieExpiry(session) }
-    }
+    const session = await this.loadKey(this.keyOf(token))
+    if (!session.isNew) session.token = token
     return session
   }
 
   /** Load by store key (for `iterate` and `mergeSession`). */
-  async loadKey(key: string): Promise<Session> {
+  async loadKey(key: string): Promise<SessionState> {
     const loadedAt = this.chain.seq
     this.chain.hold(key)
     let entry: { data: Uint8Array; version?: string; expiry?: Date } | undefined
@@ -130,13 +140,14 @@ export class Lifecycle {
     const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
     if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) {
       this.chain.release(key)
-      if (record !== undefined && this.events.wants('expired')) this.events.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
+      if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
       return this.fresh()
     }
-    const session = new Session(record)
+    const session = new SessionState(record)
     // A loaded session has been stored: only one never committed is `created` at commit.
     session.seen ??= record.created
     session.storeKey = key
+    session.heldKey = key
     session.version = entry?.version
     session.loadedAt = loadedAt
     if (expiry !== undefined) session.expiry = expiry
@@ -144,16 +155,16 @@ export class Lifecycle {
   }
 
   /** Load from a sealed cookie: the seal checks tamper and key; the record, expiry. */
-  async #open(value: string | undefined): Promise<Session> {
+  async #open(value: string | undefined): Promise<SessionState> {
     if (value === undefined || this.fromWire(value) === undefined) return this.fresh()
     const data = await this.call('open', (this.sealing as SealingStore).open(value))
     const record = data && this.decode('(sealed cookie)', data)
     const now = this.config.now()
     if (record === undefined || record.deadline <= now || record.expiry <= now) {
-      if (record !== undefined && this.events.wants('expired')) this.events.emit('expired', { store: this.name, id: sessionId(value), source: 'load' })
+      if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(value), source: 'load' })
       return this.fresh()
     }
-    const session = new Session(record)
+    const session = new SessionState(record)
     session.seen ??= record.created
     session.token = value
     session.storeKey = value
@@ -161,7 +172,7 @@ export class Lifecycle {
   }
 
   /** Seal a modified session into its new cookie value. */
-  async #seal(session: Session, sealing: SealingStore): Promise<CommitResult> {
+  async #seal(session: SessionState, sealing: SealingStore): Promise<CommitResult> {
     const now = this.config.now()
     const expiry = this.#expiry(now, session.deadline)
     const record = session.toRecord(expiry, now)
@@ -189,7 +200,7 @@ export class Lifecycle {
       }
       return record
     } catch (error) {
-      this.report({ key, error })
+      this.events.corrupt({ key, error })
       return undefined
     }
   }
@@ -198,19 +209,19 @@ export class Lifecycle {
    * The token of a session, minted on first need for a new one. A session reached by
    * store key alone (`iterate` with hashed keys) has no token to tell: `''`.
    */
-  ensureToken(session: Session): string {
+  ensureToken(session: SessionState): string {
     if (session.storeKey === undefined && this.sealing === undefined) {
       session.token = generateToken()
+      // Nobody else can know a key minted now: it needs no place in the commit chain.
       session.storeKey = this.keyOf(session.token)
-      if (!session.released) this.chain.hold(session.storeKey)
     }
     return session.token ?? ''
   }
 
   /** Persist `session` according to its status; say what the response must do. */
-  async commit(session: Session): Promise<CommitResult> {
+  async commit(session: SessionState): Promise<CommitResult> {
     try {
-      if (session.degraded || session.aborted) return { action: 'none' }
+      if (session.degraded) return { action: 'none' }
       if (session.readOnly) {
         if (session.status !== 'unmodified') {
           this.config.logger.warn('session-manager: a change through a renewed (grace) token was not saved')
@@ -230,19 +241,73 @@ export class Lifecycle {
     }
   }
 
-  /** True when `commit` would call the store or change headers (else it is free). */
-  needsCommit(session: Session): boolean {
-    if (session.degraded || session.aborted || session.readOnly) return false
-    if (session.status !== 'unmodified') return true
-    return this.#touchTarget(session) !== undefined
+  /**
+   * The request end: the one call every adapter makes for every request, exactly once
+   * (a second call is a no-op). Free and synchronous when there is nothing to do (no
+   * headers); else it commits and resolves to the headers the response must carry.
+   * Either way it releases everything the request held. `failed`: the request failed
+   * (or was abandoned): nothing is committed.
+   */
+  end(session: SessionState, failed = false): SessionHeaders | Promise<SessionHeaders> {
+    if (session.ended) return NO_HEADERS
+    session.ended = true
+    session.late = this.events.late
+    if (failed || session.degraded || (session.status === 'unmodified' && this.#touchTarget(session) === undefined)) {
+      this.release(session)
+      return NO_HEADERS
+    }
+    return this.#endWithCommit(session)
   }
 
-  /** Let go of the keys a session held in the commit chain. */
-  release(session: Session): void {
+  async #endWithCommit(session: SessionState): Promise<SessionHeaders> {
+    let result: CommitResult
+    try {
+      result = await this.commit(session)
+    } catch (err) {
+      if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
+      this.events.storeError(err, 'commit')
+      return NO_HEADERS
+    }
+    return sessionHeaders(result, this.config, session.request, (t) => this.toWire(t))
+  }
+
+  /**
+   * Give the session a new token, keeping its data; the old key is deleted once the
+   * renewed session is committed (or kept read-only for `renewGrace`).
+   */
+  renew(session: SessionState): void {
+    if (!session.isNew && session.renewedFrom === undefined) {
+      session.renewedFrom = session.storeKey
+      // Before any login binds a user: a grace copy must not grant more than the old token had.
+      const state = session.toRecord(session.expiry, this.config.now())
+      session.renewedState = { ...state, values: new Map(state.values) }
+    }
+    session.token = undefined
+    session.storeKey = undefined
+    session.version = undefined
+    session.held = undefined
+    this.ensureToken(session)
+    session.touchStatus()
+  }
+
+  /** Delete the stored session now; the request then expires the cookie. A later put starts afresh. */
+  async destroy(session: SessionState): Promise<void> {
+    const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
+    const user = session.loadedUser ?? session.user
+    for (const key of keys) {
+      await this.remove(key)
+      if (this.afterDestroy !== undefined) await this.afterDestroy(session, key)
+    }
+    if (keys[0] !== undefined && this.bus.wants('destroyed')) this.bus.emit('destroyed', { store: this.name, id: sessionId(keys[0]), userId: user, reason: 'destroy' })
+    const now = this.config.now()
+    session.reset(now, this.config.lifetime, this.#expiry(now, now + this.config.lifetime))
+  }
+
+  /** Let go of the key a session was loaded under (held in the commit chain since its load). */
+  release(session: SessionState): void {
     if (session.released) return
     session.released = true
-    if (session.storeKey !== undefined) this.chain.release(session.storeKey)
-    if (session.renewedFrom !== undefined) this.chain.release(session.renewedFrom)
+    if (session.heldKey !== undefined) this.chain.release(session.heldKey)
   }
 
   /** Delete a stored session now. */
@@ -288,11 +353,11 @@ export class Lifecycle {
   }
 
   /** The expiry a persistent cookie of `session` carries; undefined for a browser-session cookie. */
-  #cookieExpiry(session: Session): number | undefined {
+  #cookieExpiry(session: SessionState): number | undefined {
     return (session.persist ?? this.config.cookie.persist) ? session.expiry : undefined
   }
 
-  #result(session: Session, token: string): CommitResult {
+  #result(session: SessionState, token: string): CommitResult {
     const expires = this.#cookieExpiry(session)
     // The client holds exactly this cookie already: resending it would only cost bytes.
     const held = session.held
@@ -300,14 +365,14 @@ export class Lifecycle {
     return { action: 'set', token, expires: expires === undefined ? undefined : new Date(expires) }
   }
 
-  #touchTarget(session: Session): number | undefined {
+  #touchTarget(session: SessionState): number | undefined {
     const idle = this.config.idleTimeout
     if (idle === undefined || session.isNew || session.token === undefined) return undefined
     const target = this.#expiry(this.config.now(), session.deadline)
     return target - session.expiry >= idle * TOUCH_FRACTION ? target : undefined
   }
 
-  async #extend(session: Session): Promise<CommitResult> {
+  async #extend(session: SessionState): Promise<CommitResult> {
     const target = this.#touchTarget(session)
     if (target === undefined || session.token === undefined) return { action: 'none' }
     if (!canTouch(this.store)) return this.#save(session)
@@ -319,7 +384,7 @@ export class Lifecycle {
     return result.expires === undefined ? { action: 'none' } : result
   }
 
-  async #save(session: Session): Promise<CommitResult> {
+  async #save(session: SessionState): Promise<CommitResult> {
     if (this.sealing !== undefined) return this.#seal(session, this.sealing)
     const token = this.ensureToken(session)
     const key = session.storeKey as string
@@ -343,7 +408,7 @@ export class Lifecycle {
   }
 
   /** Leave the old key readable, never writable, for `grace` ms. */
-  async #graceCopy(session: Session, key: string, grace: number): Promise<void> {
+  async #graceCopy(session: SessionState, key: string, grace: number): Promise<void> {
     const now = this.config.now()
     const expiry = Math.min(now + grace, session.deadline)
     const record = { ...(session.renewedState ?? session.toRecord(expiry, now)), expiry, readOnly: true }
@@ -354,7 +419,7 @@ export class Lifecycle {
   }
 
   /** One commit, rebased and retried on conflict. False when the session is gone. */
-  async #write(session: Session, key: string, stats: CommitContext): Promise<boolean> {
+  async #write(session: SessionState, key: string, stats: CommitContext): Promise<boolean> {
     const store = this.store
     for (let attempt = 0; attempt <= this.config.commitRetries; attempt++) {
       stats.attempts = attempt + 1
@@ -396,7 +461,7 @@ export class Lifecycle {
   }
 
   /** Per-commit bookkeeping for the events and the commit tracing channel. */
-  #stats(session: Session): CommitContext {
+  #stats(session: SessionState): CommitContext {
     const created = session.seen === undefined && session.renewedFrom === undefined
     return { store: this.name, id: '', created, attempts: 0, conflicts: 0, rebased: false }
   }
@@ -404,12 +469,12 @@ export class Lifecycle {
   #conflict(key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
     stats.conflicts++
     stats.rebased = true
-    if (this.events.wants('conflict')) this.events.emit('conflict', { store: this.name, id: sessionId(key), attempt: stats.attempts, kind })
+    if (this.bus.wants('conflict')) this.bus.emit('conflict', { store: this.name, id: sessionId(key), attempt: stats.attempts, kind })
   }
 
   /** After a successful save: `committed`, and `created`, `renewed`, `loggedIn` as they apply. */
-  #report(session: Session, key: string, stats: CommitContext, old: string | undefined): void {
-    const ev = this.events
+  #report(session: SessionState, key: string, stats: CommitContext, old: string | undefined): void {
+    const ev = this.bus
     const id = () => (stats.id === '' ? (stats.id = sessionId(key)) : stats.id)
     if (ev.wants('committed')) {
       ev.emit('committed', { store: this.name, id: id(), created: stats.created, attempts: stats.attempts, conflicts: stats.conflicts, rebased: stats.rebased })
@@ -423,7 +488,7 @@ export class Lifecycle {
     }
   }
 
-  #saved(session: Session, key: string, version: string | undefined, record: SessionRecord): void {
+  #saved(session: SessionState, key: string, version: string | undefined, record: SessionRecord): void {
     session.version = version
     session.seen = record.seen
     session.expiry = record.expiry

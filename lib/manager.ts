@@ -1,22 +1,21 @@
 /**
  * SessionManager, the library's public face. Over 300 lines because it is one class
  * whose methods are the documented API (DESIGN.md's table), each a few lines of
- * delegation with its TSDoc; the work lives in lifecycle.ts, users.ts, http.ts and
- * serve.ts. Splitting the class would split that one table across files.
+ * delegation with its TSDoc; the work lives in lifecycle.ts, users.ts, transport.ts
+ * and, for Node's http, node/. Splitting the class would split that one table across files.
  */
 import { EventEmitter } from 'node:events'
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { MemoryStore } from '../stores/memory.js'
 import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
 import { ConfigError, SessionError, StoreError } from './errors.js'
-import { readToken, type RequestInfo, responseHeaders } from './http.js'
-import { nodeHandler } from './serve.js'
 import { Events, sessionId, type SessionManagerEvents } from './events.js'
 import { type CommitResult, Lifecycle } from './lifecycle.js'
-import { Session, type SessionStatus } from './session.js'
+import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
+import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
 import { canIterate, canWatchExpiry, hasUserIndex, type Store, storeName } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
+import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
 
 /**
@@ -68,11 +67,25 @@ export class SessionManager<
     super()
     this.config = resolveConfig(options)
     this.store = this.config.store ?? new MemoryStore()
+    const logger = this.config.logger
     const store = storeName(this.store)
-    this.#events = new Events(this, store, (err) => this.config.logger.error('session-manager: an event listener failed', err))
-    this.#life = new Lifecycle(this.config, this.store, ({ key, error }) => {
-      this.config.logger.warn('session-manager: undecodable session ignored', error)
-      if (this.#events.wants('corrupt')) this.#events.emit('corrupt', { store, id: sessionId(key), error })
+    this.#events = new Events(this, store, (err) => logger.error('session-manager: an event listener failed', err))
+    this.#life = new Lifecycle(this.config, this.store, {
+      corrupt: ({ key, error }) => {
+        logger.warn('session-manager: undecodable session ignored', error)
+        if (this.#events.wants('corrupt')) this.#events.emit('corrupt', { store, id: sessionId(key), error })
+      },
+      storeError: (err, during) => {
+        this.#events.emit('storeError', err)
+        logger.warn(
+          during === 'load' ? 'session-manager: store failed, serving without a session' : 'session-manager: store failed, session not saved',
+          err,
+        )
+      },
+      late: () =>
+        logger.warn(
+          'session-manager: the session changed after the response started; the change is not saved (change it before writing the response)',
+        ),
     }, this.#events)
     if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
       throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
@@ -82,13 +95,23 @@ export class SessionManager<
     }
     this.#users = new Users(this.#life)
     this.#life.afterSave = (session, key) => this.#users.afterSave(session, key)
+    this.#life.afterDestroy = (session, key) => this.#users.onDestroy(session, key)
+  }
+
+  /**
+   * Sessions held for requests in flight (their entries in the commit chain). Back to 0
+   * once every request has ended: a gauge for operators, and how the tests prove that a
+   * request end leaves nothing behind.
+   */
+  get inFlight(): number {
+    return this.#life.chain.size
   }
 
   // ---- values ---------------------------------------------------------------
 
   /** Set `key` to `value`; the session is committed at the end of the request. */
   put<K extends Key<Data>>(ctx: SessionContext, key: K, value: Data[K]): void {
-    this.session(ctx).put(key, value)
+    this.#state(ctx).put(key, value)
   }
 
   /**
@@ -98,7 +121,7 @@ export class SessionManager<
   get<K extends Key<Data>>(ctx: SessionContext, key: K): Data[K] | undefined
   get<S extends z.ZodType>(ctx: SessionContext, key: string, schema: S): z.output<S> | undefined
   get(ctx: SessionContext, key: string, schema?: z.ZodType): unknown {
-    const value = this.session(ctx).get(key)
+    const value = this.#state(ctx).values.get(key)
     if (schema === undefined || value === undefined) return value
     const parsed = schema.safeParse(value)
     return parsed.success ? parsed.data : undefined
@@ -106,29 +129,29 @@ export class SessionManager<
 
   /** The string at `key`, or `''`. */
   getString(ctx: SessionContext, key: Key<Data>): string {
-    return str(this.session(ctx).get(key))
+    return str(this.#state(ctx).values.get(key))
   }
   /** The number at `key`, or `0`. */
   getNumber(ctx: SessionContext, key: Key<Data>): number {
-    return num(this.session(ctx).get(key))
+    return num(this.#state(ctx).values.get(key))
   }
   /** The boolean at `key`, or `false`. */
   getBoolean(ctx: SessionContext, key: Key<Data>): boolean {
-    return bool(this.session(ctx).get(key))
+    return bool(this.#state(ctx).values.get(key))
   }
   /** The Date at `key`, or `new Date(0)`. */
   getDate(ctx: SessionContext, key: Key<Data>): Date {
-    return date(this.session(ctx).get(key))
+    return date(this.#state(ctx).values.get(key))
   }
   /** The bytes at `key`, or an empty Uint8Array. */
   getBytes(ctx: SessionContext, key: Key<Data>): Uint8Array {
-    return bytes(this.session(ctx).get(key))
+    return bytes(this.#state(ctx).values.get(key))
   }
 
   /** Get and remove `key` (flash messages). */
   pop<K extends Key<Data>>(ctx: SessionContext, key: K): Data[K] | undefined {
-    const session = this.session(ctx)
-    const value = session.get(key)
+    const session = this.#state(ctx)
+    const value = session.values.get(key)
     session.remove(key)
     return value as Data[K] | undefined
   }
@@ -155,37 +178,26 @@ export class SessionManager<
 
   /** Remove `key` (a no-op, and no commit, when it is absent). */
   remove(ctx: SessionContext, key: Key<Data>): void {
-    this.session(ctx).remove(key)
+    this.#state(ctx).remove(key)
   }
   /** Remove every value; token and deadline stay. */
   clear(ctx: SessionContext): void {
-    this.session(ctx).clear()
+    this.#state(ctx).clear()
   }
   /** True when `key` is set. */
   exists(ctx: SessionContext, key: Key<Data>): boolean {
-    return this.session(ctx).has(key)
+    return this.#state(ctx).values.has(key)
   }
   /** Every key, sorted. */
   keys(ctx: SessionContext): string[] {
-    return this.session(ctx).keys()
+    return this.#state(ctx).keys()
   }
 
   // ---- the session itself ----------------------------------------------------
 
   /** Delete the session from the store now and expire the cookie. A later `put` starts a new session. */
-  async destroy(ctx: SessionContext): Promise<void> {
-    const session = this.session(ctx)
-    const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
-    this.#life.release(session)
-    const user = session.loadedUser ?? session.user
-    for (const key of keys) {
-      await this.#life.remove(key)
-      await this.#users.onDestroy(session, key)
-    }
-    if (keys[0] !== undefined && this.#events.wants('destroyed')) this.#events.emit('destroyed', { store: this.#life.name, id: sessionId(keys[0]), userId: user, reason: 'destroy' })
-    const now = this.config.now()
-    session.reset(now, this.config.lifetime, this.#life.fresh().expiry)
-    session.released = false
+  destroy(ctx: SessionContext): Promise<void> {
+    return this.#life.destroy(this.#state(ctx))
   }
 
   /**
@@ -193,46 +205,34 @@ export class SessionManager<
    * Call it at login and at any privilege change (session fixation defence).
    */
   async renewToken(ctx: SessionContext): Promise<void> {
-    const session = this.session(ctx)
-    if (!session.isNew && session.renewedFrom === undefined) {
-      session.renewedFrom = session.storeKey
-      // Before any login binds a user: a grace copy must not grant more than the old token had.
-      const state = session.toRecord(session.expiry, this.config.now())
-      session.renewedState = { ...state, values: new Map(state.values) }
-    }
-    else if (!session.isNew) this.#life.chain.release(session.storeKey as string)
-    session.token = undefined
-    session.storeKey = undefined
-    session.version = undefined
-    this.#life.ensureToken(session)
-    session.touchStatus()
+    this.#life.renew(this.#state(ctx))
   }
 
   /** Persistent cookie (`true`) or a browser-session cookie (`false`) for this session. */
   rememberMe(ctx: SessionContext, remember: boolean): void {
-    this.session(ctx).setPersist(remember)
+    this.#state(ctx).setPersist(remember)
   }
 
   /** `'unmodified'`, `'modified'` or `'destroyed'`. */
   status(ctx: SessionContext): SessionStatus {
-    return this.session(ctx).status
+    return this.#state(ctx).status
   }
 
   /** The session token (minted now for a new, modified session); `''` for an untouched new one. */
   token(ctx: SessionContext): string {
-    const session = this.session(ctx)
+    const session = this.#state(ctx)
     if (session.token === undefined && session.status === 'modified') return this.#life.ensureToken(session)
     return session.token ?? ''
   }
 
   /** The absolute deadline. */
   deadline(ctx: SessionContext): Date {
-    return new Date(this.session(ctx).deadline)
+    return new Date(this.#state(ctx).deadline)
   }
 
   /** Move the absolute deadline (may be earlier or later than the lifetime gives). */
   setDeadline(ctx: SessionContext, deadline: Date): void {
-    this.session(ctx).setDeadline(deadline.getTime())
+    this.#state(ctx).setDeadline(deadline.getTime())
   }
 
   // ---- lifecycle without HTTP -----------------------------------------------
@@ -241,13 +241,13 @@ export class SessionManager<
    * Load the session of `token` (websockets, jobs). Missing, expired or malformed:
    * a new empty session. Pass the result as `ctx` to any method, then `commit` it.
    */
-  load(token: string | undefined): Promise<Session> {
-    return this.#life.load(token)
+  async load(token: string | undefined): Promise<Session> {
+    return (await this.#life.load(token)).session
   }
 
   /** Save a session according to its status; say what the response must do. */
   commit(session: Session): Promise<CommitResult> {
-    return this.#life.commit(session)
+    return this.#life.commit(stateOf(session))
   }
 
   /**
@@ -255,12 +255,12 @@ export class SessionManager<
    * the later deadline is kept), then delete that session.
    */
   async mergeSession(ctx: SessionContext, token: string): Promise<void> {
-    const session = this.session(ctx)
+    const session = this.#state(ctx)
     if (!isToken(token) || token === session.token) return
     const other = await this.#life.load(token)
     this.#life.release(other)
     if (other.isNew) return
-    for (const key of other.keys()) session.put(key, other.get(key))
+    for (const key of other.keys()) session.put(key, other.values.get(key))
     if (other.deadline > session.deadline) session.setDeadline(other.deadline)
     await this.#life.remove(other.storeKey as string)
     if (this.#events.wants('destroyed')) this.#events.emit('destroyed', { store: this.#life.name, id: sessionId(other.storeKey as string), userId: other.user, reason: 'merge' })
@@ -282,7 +282,7 @@ export class SessionManager<
       const session = await this.#life.loadKey(key)
       if (session.isNew) continue
       if (!this.config.hashTokenInStore) session.token = key.slice(this.config.prefix.length)
-      await fn(session)
+      await fn(session.session)
       await this.#life.commit(session)
     }
   }
@@ -320,19 +320,19 @@ export class SessionManager<
     if (typeof userId !== 'string' || userId === '') {
       throw new SessionError('ERR_CONFIG', 'login needs a non-empty string user id')
     }
-    const session = this.session(ctx)
-    await this.renewToken(session)
+    const session = this.#state(ctx)
+    this.#life.renew(session)
     session.setUser(userId, meta, this.config.now())
   }
 
   /** The user id bound by `login`, or undefined. */
   userId(ctx: SessionContext): string | undefined {
-    return this.session(ctx).user
+    return this.#state(ctx).user
   }
 
   /** Opaque id of this request's session as `sessionsOf` lists it ('' for a new one). */
   sessionId(ctx: SessionContext): string {
-    const key = this.session(ctx).storeKey
+    const key = this.#state(ctx).storeKey
     return key === undefined ? '' : this.#users.sessionId(key)
   }
 
@@ -346,7 +346,7 @@ export class SessionManager<
    * `options.except` (a request or session) when given. Resolves to the number deleted.
    */
   revokeUser(userId: string, options: { except?: SessionContext } = {}): Promise<number> {
-    const keep = options.except === undefined ? undefined : this.session(options.except).storeKey
+    const keep = options.except === undefined ? undefined : this.#state(options.except).storeKey
     return this.#users.revoke(userId, (key) => key !== keep, 'revokeUser')
   }
 
@@ -357,7 +357,7 @@ export class SessionManager<
 
   /** The logged-in user's info from `loadUser`, cached next to the sessions for `userCacheTtl`. */
   user<T = unknown>(ctx: SessionContext): Promise<T | undefined> {
-    return this.#users.info(this.session(ctx)) as Promise<T | undefined>
+    return this.#users.info(this.#state(ctx)) as Promise<T | undefined>
   }
 
   /** Reload and re-cache the info of these users now (e.g. after a profile change). */
@@ -376,21 +376,38 @@ export class SessionManager<
    * Wrap a Node http handler: load the session before it, commit before the response
    * leaves (Set-Cookie on that response). Store failures go to `errorHandler`.
    */
-  loadAndSave(handler: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener {
+  loadAndSave(handler: NodeHandler): NodeListener {
     return nodeHandler(this, handler)
   }
 
   /**
-   * For adapters: load the request's session and bind it to each of `contexts` (the
-   * objects request code will pass). Store failures throw (or reject), unless
-   * `onStoreError` is `'anonymous'`, in which case the request gets a session that is
-   * never saved. A request without a (well-formed) token has nothing to load: its new,
-   * empty session comes back synchronously, so an adapter can go on in the same tick.
+   * For adapters — the request start: load the request's session and bind it to each of
+   * `contexts` (the objects request code will pass). Store failures throw (or reject),
+   * unless `onStoreError` is `'anonymous'`, in which case the request gets a session
+   * that is never saved. A request without a (well-formed) token has nothing to load:
+   * its new, empty session comes back synchronously, so an adapter can go on in the
+   * same tick. Every attached session must reach {@link SessionManager.end}.
    */
   attach(contexts: object | object[], req: RequestInfo): Session | Promise<Session> {
     const found = readToken(req, this.config, this.#fromWire)
-    if (found === undefined) return this.#bindAll(contexts, this.#life.fresh())
-    return this.#attachStored(contexts, found)
+    if (found === undefined) {
+      const session = this.#life.fresh()
+      session.request = req
+      return this.#bindAll(contexts, session)
+    }
+    return this.#attachStored(contexts, found, req)
+  }
+
+  /**
+   * For adapters — the request end, the one call every adapter makes for every request
+   * it attached (a second call is a no-op): read-only, modified, destroyed, failed or
+   * abandoned alike. Synchronous and free when there is nothing to do (an empty list);
+   * otherwise it commits and resolves to the headers the response must carry (merge
+   * them with `mergeSessionHeaders`). It always releases what the request held.
+   * `failed`: the request failed or was abandoned — nothing is committed.
+   */
+  end(session: Session, failed = false): SessionHeaders | Promise<SessionHeaders> {
+    return this.#life.end(stateOf(session), failed)
   }
 
   /** A cookie or header value: the token in it, and the value as sent. */
@@ -399,68 +416,47 @@ export class SessionManager<
     return token === undefined ? undefined : { token, wire }
   }
 
-  async #attachStored(contexts: object | object[], found: { token: string; wire: string }): Promise<Session> {
-    let session: Session
+  async #attachStored(contexts: object | object[], found: { token: string; wire: string }, req: RequestInfo): Promise<Session> {
+    let session: SessionState
     try {
-      session = await this.#life.load(found.token, found.wire)
+      session = await this.#life.load(found.token, found.wire, req)
     } catch (err) {
       if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
-      this.#events.emit('storeError', err)
-      this.config.logger.warn('session-manager: store failed, serving without a session', err)
+      this.#life.events.storeError(err, 'load')
       session = this.#life.fresh()
+      session.request = req
       session.degraded = true
     }
     return this.#bindAll(contexts, session)
   }
 
-  #bindAll(contexts: object | object[], session: Session): Session {
+  #bindAll(contexts: object | object[], session: SessionState): Session {
     if (Array.isArray(contexts)) for (const ctx of contexts) this.#bind(ctx, session)
     else this.#bind(contexts, session)
-    return session
+    return session.session
   }
 
-  /** For adapters: commit and return the headers the response must carry. */
-  async finish(session: Session, req: RequestInfo): Promise<Array<[string, string]>> {
-    try {
-      return responseHeaders(await this.#life.commit(session), this.config, req, (t) => this.#life.toWire(t))
-    } catch (err) {
-      if (this.config.onStoreError === 'anonymous' && err instanceof StoreError) {
-        this.#events.emit('storeError', err)
-        this.config.logger.warn('session-manager: store failed, session not saved', err)
-        return []
-      }
-      throw err
-    }
-  }
-
-  /** For adapters: true when `finish` has work to do (false: skip it, it is free). */
-  needsCommit(session: Session): boolean {
-    return this.#life.needsCommit(session)
-  }
-
-  /** For adapters: the request failed; never commit this session. */
-  abort(session: Session): void {
-    session.aborted = true
-    this.#life.release(session)
-  }
-
-  #bind(ctx: object, session: Session): void {
+  #bind(ctx: object, session: SessionState): void {
     // Symbol keys stay out of Object.keys, JSON and for…in: request objects look unchanged.
-    ;(ctx as { [k: symbol]: Session })[this.#slot] = session
+    ;(ctx as { [k: symbol]: SessionState })[this.#slot] = session
   }
 
-  #boundTo(ctx: object): Session | undefined {
-    return (ctx as { [k: symbol]: Session | undefined })[this.#slot]
+  #boundTo(ctx: object): SessionState | undefined {
+    return (ctx as { [k: symbol]: SessionState | undefined })[this.#slot]
   }
 
   /** The session bound to `ctx`, or undefined when no middleware loaded one. */
   peek(ctx: SessionContext): Session | undefined {
-    return ctx instanceof Session ? ctx : this.#boundTo(ctx)
+    return ctx instanceof Session ? ctx : this.#boundTo(ctx)?.session
   }
 
   /** The session bound to `ctx`; throws `ERR_NO_SESSION` when no middleware loaded one. */
   session(ctx: SessionContext): Session {
-    if (ctx instanceof Session) return ctx
+    return this.#state(ctx).session
+  }
+
+  #state(ctx: SessionContext): SessionState {
+    if (ctx instanceof Session) return stateOf(ctx)
     const session = this.#boundTo(ctx)
     if (session === undefined) {
       throw new SessionError('ERR_NO_SESSION', 'no session is loaded for this request: is the session middleware installed before this route?')

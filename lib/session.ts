@@ -1,4 +1,5 @@
 import type { SessionRecord } from './codec.js'
+import type { RequestInfo } from './transport.js'
 
 /**
  * What the end of a request does with a session: nothing, commit it, or expire the
@@ -15,16 +16,74 @@ export type Change =
   | { op: 'persist'; value: boolean }
   | { op: 'user'; value: string | undefined; meta?: Record<string, unknown> | undefined; login?: number | undefined }
 
+/** @internal The state behind a {@link Session}: owned by the lifecycle, never exported by the package. */
+// Assigned in Session's static block: the one way into its private state.
+// eslint-disable-next-line prefer-const
+export let stateOf: (session: Session) => SessionState
+
 /**
- * One session's state for the length of a request (or of a `load`…`commit` span).
- * Values live in a private Map, so a user key can never shadow a method. Usually
- * reached through the manager (`manager.put(ctx, …)`); `manager.load(token)` hands
- * one out directly, and every manager method accepts it as its `ctx`.
+ * One session for the length of a request (or of a `load`…`commit` span). Usually
+ * reached through the manager (`manager.put(ctx, …)`); `manager.load(token)` hands one
+ * out directly, and every manager method accepts it as its `ctx`.
+ *
+ * Only the documented surface is public; the bookkeeping (token, store key, version,
+ * held cookie, renewal, flags) is private to the library.
  */
 export class Session {
-  #values: Map<string, unknown>
-  #status: SessionStatus = 'unmodified'
-  #changes: Change[] = []
+  readonly #state: SessionState
+
+  /** @internal Sessions are made by the manager (`load`, or an adapter's request start). */
+  constructor(state: SessionState) {
+    this.#state = state
+  }
+
+  static {
+    stateOf = (session) => session.#state
+  }
+
+  /** True until the session has been stored (a new or destroyed session). */
+  get isNew(): boolean {
+    return this.#state.isNew
+  }
+  /** `'unmodified'`, `'modified'` or `'destroyed'`. */
+  get status(): SessionStatus {
+    return this.#state.status
+  }
+  /** The value of `key`, or undefined. */
+  get(key: string): unknown {
+    return this.#state.values.get(key)
+  }
+  /** True when `key` is set. */
+  has(key: string): boolean {
+    return this.#state.values.has(key)
+  }
+  /** Every key, sorted. */
+  keys(): string[] {
+    return this.#state.keys()
+  }
+  /** Set `key`; the session is modified. */
+  put(key: string, value: unknown): void {
+    this.#state.put(key, value)
+  }
+  /** Remove `key` (no change when absent). */
+  remove(key: string): void {
+    this.#state.remove(key)
+  }
+  /** Remove every value. */
+  clear(): void {
+    this.#state.clear()
+  }
+}
+
+/**
+ * The state of one session within one request: its values and change log, and the
+ * bookkeeping the lifecycle needs. Internal (lib/ only): `Session` is the public face.
+ */
+export class SessionState {
+  values: Map<string, unknown>
+  status: SessionStatus = 'unmodified'
+  changes: Change[] = []
+  readonly session: Session
   /** Raw token; undefined until a new session is first committed. */
   token: string | undefined
   /** Store key (prefix + token or its hash); undefined for a new session. */
@@ -57,21 +116,21 @@ export class Session {
    * expiry it carries. A commit that would send the same again sends nothing.
    */
   held: { wire: string; expires: number | undefined } | undefined
+  /** The request this session came with (for `secure: 'auto'`). */
+  request: RequestInfo | undefined
   /** Loaded while the store was failing (`onStoreError: 'anonymous'`): never committed. */
   degraded = false
-  /** The request failed: do not commit. */
-  aborted = false
-  /** Its keys were let go of in the commit chain (after the first commit). */
+  /** The request ended (`manager.end`): nothing more is committed. */
+  ended = false
+  /** The key this session holds in the commit chain (the one it was loaded under). */
+  heldKey: string | undefined
+  /** Its key was let go of in the commit chain. */
   released = false
-
-  /**
-   * Called once, when the status first leaves `'unmodified'` (the Node and Express
-   * adapters warn through it when a change comes after the response started).
-   */
-  onModified: (() => void) | undefined
+  /** Called once when a change comes after the request ended (it cannot be saved). */
+  late: (() => void) | undefined
 
   constructor(record: SessionRecord) {
-    this.#values = record.values
+    this.values = record.values
     this.created = record.created
     this.deadline = record.deadline
     this.expiry = record.expiry
@@ -82,11 +141,12 @@ export class Session {
     this.login = record.login
     this.loadedUser = record.user
     this.readOnly = record.readOnly === true
+    this.session = new Session(this)
   }
 
   /** True when this request bound or unbound a user. */
   get userChanged(): boolean {
-    return this.#changes.some((c) => c.op === 'user')
+    return this.changes.some((c) => c.op === 'user')
   }
 
   /** True until the session has a token (never committed). */
@@ -94,40 +154,24 @@ export class Session {
     return this.storeKey === undefined
   }
 
-  get status(): SessionStatus {
-    return this.#status
-  }
-
-  get changes(): readonly Change[] {
-    return this.#changes
-  }
-
-  get(key: string): unknown {
-    return this.#values.get(key)
-  }
-
-  has(key: string): boolean {
-    return this.#values.has(key)
-  }
-
   keys(): string[] {
-    return [...this.#values.keys()].sort()
+    return [...this.values.keys()].sort()
   }
 
   put(key: string, value: unknown): void {
-    this.#values.set(key, value)
+    this.values.set(key, value)
     this.#record({ op: 'put', key, value })
   }
 
   remove(key: string): void {
-    if (!this.#values.has(key)) return
-    this.#values.delete(key)
+    if (!this.values.has(key)) return
+    this.values.delete(key)
     this.#record({ op: 'remove', key })
   }
 
   clear(): void {
-    if (this.#values.size === 0) return
-    this.#values.clear()
+    if (this.values.size === 0) return
+    this.values.clear()
     this.#record({ op: 'clear' })
   }
 
@@ -155,13 +199,15 @@ export class Session {
 
   /** Forget everything: the session was destroyed. A later put starts a new one. */
   reset(now: number, lifetime: number, expiry: number): void {
-    this.#values = new Map()
-    this.#changes = []
+    this.values = new Map()
+    this.changes = []
     this.#setStatus('destroyed')
     this.token = undefined
     this.storeKey = undefined
     this.version = undefined
     this.renewedFrom = undefined
+    this.renewedState = undefined
+    this.held = undefined
     this.created = now
     this.deadline = now + lifetime
     this.expiry = expiry
@@ -184,7 +230,7 @@ export class Session {
       meta: this.meta,
       seen,
       login: this.login,
-      values: this.#values,
+      values: this.values,
     }
   }
 
@@ -195,7 +241,7 @@ export class Session {
   rebase(base: SessionRecord): void {
     const values = new Map(base.values)
     let { deadline, persist, user, meta, login } = base
-    for (const change of this.#changes) {
+    for (const change of this.changes) {
       switch (change.op) {
         case 'put':
           values.set(change.key, change.value)
@@ -219,7 +265,7 @@ export class Session {
           break
       }
     }
-    this.#values = values
+    this.values = values
     this.created = base.created
     this.deadline = deadline
     this.persist = persist
@@ -229,17 +275,16 @@ export class Session {
   }
 
   #record(change: Change): void {
-    this.#changes.push(change)
+    this.changes.push(change)
     this.#setStatus('modified')
   }
 
   #setStatus(status: SessionStatus): void {
-    const first = this.#status === 'unmodified'
-    this.#status = status
-    if (first && this.onModified !== undefined) {
-      const hook = this.onModified
-      this.onModified = undefined
-      hook()
+    if (this.ended && this.late !== undefined) {
+      const late = this.late
+      this.late = undefined
+      late()
     }
+    this.status = status
   }
 }

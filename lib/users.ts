@@ -1,7 +1,7 @@
 import { SessionError } from './errors.js'
 import { sessionId } from './events.js'
 import type { Lifecycle } from './lifecycle.js'
-import type { Session } from './session.js'
+import type { SessionState } from './session.js'
 import { hasUserIndex, type UserIndexStore } from './store.js'
 
 /** One live session of a user, as `sessionsOf` lists it. Never carries the token. */
@@ -54,7 +54,7 @@ export class Users {
   }
 
   /** After a commit: keep the index in step with the session's user and key. */
-  async afterSave(session: Session, key: string): Promise<void> {
+  async afterSave(session: SessionState, key: string): Promise<void> {
     const store = this.life.store
     if (!hasUserIndex(store)) return
     const previous = session.loadedUser
@@ -74,10 +74,10 @@ export class Users {
   }
 
   /** The user's live sessions, loaded (grace copies and foreign entries skipped). */
-  async list(userId: string): Promise<Array<{ key: string; session: Session }>> {
+  async list(userId: string): Promise<Array<{ key: string; session: SessionState }>> {
     const store = this.index()
     const keys = await this.life.call('listUser', store.listUser(this.indexKey(userId)))
-    const out: Array<{ key: string; session: Session }> = []
+    const out: Array<{ key: string; session: SessionState }> = []
     for (const key of keys) {
       const session = await this.life.loadKey(key)
       this.life.release(session)
@@ -115,12 +115,12 @@ export class Users {
   }
 
   #revoked(userId: string, count: number, reason: 'revokeUser' | 'revokeSession' | 'singleSession'): void {
-    const events = this.life.events
+    const events = this.life.bus
     if (count > 0 && events.wants('revoked')) events.emit('revoked', { store: this.life.name, userId, count, reason })
   }
 
   /** Remove a destroyed session from its user's index. */
-  async onDestroy(session: Session, key: string): Promise<void> {
+  async onDestroy(session: SessionState, key: string): Promise<void> {
     const store = this.life.store
     const user = session.loadedUser ?? session.user
     if (user === undefined || !hasUserIndex(store)) return
@@ -135,7 +135,7 @@ export class Users {
    */
   async #keepNewest(userId: string): Promise<void> {
     const all = await this.list(userId)
-    const rank = (e: { key: string; session: Session }) => [e.session.login ?? 0, e.key] as const
+    const rank = (e: { key: string; session: SessionState }) => [e.session.login ?? 0, e.key] as const
     const newest = all.reduce<(typeof all)[number] | undefined>((best, e) => {
       if (best === undefined) return e
       const [a, ak] = rank(e)
@@ -156,7 +156,7 @@ export class Users {
   }
 
   /** `manager.user(ctx)`: cached info, loaded once when missing or stale. */
-  async info(session: Session): Promise<unknown> {
+  async info(session: SessionState): Promise<unknown> {
     if (session.user === undefined) return undefined
     if (session.userInfo !== undefined) return session.userInfo
     const key = this.infoKey(session.user)

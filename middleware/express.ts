@@ -4,17 +4,9 @@
  * shared wrapper of Node http and Express, `holdResponse` (STYLE.md rule 8).
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
-import {
-  applyHeaders,
-  ConfigError,
-  type Hold,
-  holdResponse,
-  lateChange,
-  requestInfo,
-  type Session,
-  SessionManager,
-  withSession,
-} from '../lib/index.js'
+import { ConfigError, type Session, SessionManager } from '../lib/index.js'
+import { type Hold, holdResponse } from '../lib/node/hold.js'
+import { applyHeaders, brokenResponse, endOnClose, requestInfo, withSession } from '../lib/node/serve.js'
 
 /** Where a request keeps its response hold, for {@link sessionErrors}. */
 const HOLD = Symbol('session-manager express hold')
@@ -61,22 +53,22 @@ function check(manager: unknown, factory: string): asserts manager is SessionMan
 export function sessionMiddleware(manager: SessionManager): RequestHandler {
   check(manager, 'sessionMiddleware')
   return function session(req: Request, res: Response, next: NextFunction): void {
-    const info = requestInfo(req)
-    const start = (session: Session) => {
+    const start = (session: Session, loaded: boolean) => {
       ;(req as Held)[HOLD] = holdResponse(res, {
-        needed: () => manager.needsCommit(session),
-        before: async () => applyHeaders(res, await manager.finish(session, info)),
+        end: () => manager.end(session),
+        apply: (headers) => applyHeaders(res, headers),
         failed: (err) => {
           // The held body is gone; what the route set for it must not reach the
           // error response (a stale Content-Length would corrupt it).
           for (const name of res.getHeaderNames()) res.removeHeader(name)
           next(err)
         },
-        passed: () => lateChange(manager, session),
+        broken: (err) => brokenResponse(manager, err, res),
       })
+      if (loaded) endOnClose(manager, res, session)
       next()
     }
-    withSession(manager, req, info, start, (err) => next(err))
+    withSession(manager, req, requestInfo(req), start, (err) => next(err))
   }
 }
 
@@ -99,8 +91,8 @@ export function sessionErrors(manager: SessionManager): ErrorRequestHandler {
   check(manager, 'sessionErrors')
   return function sessionAbort(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     const session = manager.peek(req)
-    // Once the response started, the commit is under way or done: leave it be.
-    if (session !== undefined && (req as Held)[HOLD]?.started !== true) manager.abort(session)
+    // Once the response started, its request end is under way or done: leave it be.
+    if (session !== undefined && (req as Held)[HOLD]?.started !== true) manager.end(session, true)
     next(err)
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { ConfigError, requestInfo, type RequestInfo, type Session, SessionManager, setSessionHeaders } from '../lib/index.js'
+import { ConfigError, mergeSessionHeaders, type Session, type SessionHeaders, SessionManager } from '../lib/index.js'
+import { endOnClose, requestInfo } from '../lib/node/serve.js'
 
 /** Options of {@link sessionPlugin}. */
 export interface SessionPluginOptions {
@@ -13,14 +14,9 @@ export interface SessionPluginOptions {
   manager: SessionManager
 }
 
-interface Loaded {
-  session: Session
-  info: RequestInfo
-}
-
 /** Set the commit's headers through Fastify (a second `set-cookie` is appended by Fastify itself). */
-function setHeaders(reply: FastifyReply, headers: Array<[string, string]>): void {
-  setSessionHeaders(
+function setHeaders(reply: FastifyReply, headers: SessionHeaders): void {
+  mergeSessionHeaders(
     {
       get: (name) => reply.getHeader(name),
       set: (name, value) => reply.header(name, value),
@@ -35,31 +31,35 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
   if (!(manager instanceof SessionManager)) {
     throw new ConfigError('sessionPlugin: option manager: expected a SessionManager')
   }
-  const loaded = new WeakMap<FastifyRequest, Loaded>()
+  const loaded = new WeakMap<FastifyRequest, Session>()
 
-  app.addHook('onRequest', async function loadSession(request) {
-    const info = requestInfo(request.raw)
+  app.addHook('onRequest', async function loadSession(request, reply) {
     // A store failure rejects here and goes to Fastify's error handler.
-    const attached = manager.attach([request, request.raw], info)
-    const session = attached instanceof Promise ? await attached : attached
-    loaded.set(request, { session, info })
+    const attached = manager.attach([request, request.raw], requestInfo(request.raw))
+    if (attached instanceof Promise) {
+      const session = await attached
+      // Abandoned or hijacked requests never reach onSend: they end when the socket closes.
+      endOnClose(manager, reply.raw, session)
+      loaded.set(request, session)
+    } else {
+      loaded.set(request, attached)
+    }
   })
 
   app.addHook('onError', async function abortSession(request) {
-    const entry = loaded.get(request)
-    if (entry === undefined) return
-    // onSend runs again for the error response: it must not commit this session.
-    loaded.delete(request)
-    manager.abort(entry.session)
+    const session = loaded.get(request)
+    // onSend runs again for the error response: the ended session adds nothing to it.
+    if (session !== undefined) manager.end(session, true)
   })
 
   app.addHook('onSend', async function commitSession(request, reply, payload) {
-    const entry = loaded.get(request)
-    if (entry === undefined) return payload
-    // Once per request: a failing commit routes to the error handler, whose reply comes back here.
-    loaded.delete(request)
-    if (!manager.needsCommit(entry.session)) return payload
-    setHeaders(reply, await manager.finish(entry.session, entry.info))
+    const session = loaded.get(request)
+    if (session === undefined) return payload
+    // The end is once per request: a failing commit routes to the error handler,
+    // whose reply comes back here and ends with nothing more to do.
+    const out = manager.end(session)
+    const headers = out instanceof Promise ? await out : out
+    if (headers.length > 0) setHeaders(reply, headers)
     return payload
   })
 }
@@ -74,7 +74,8 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
  * - Store failure on load or commit: Fastify's error handler answers (500 by default).
  * - A handler that throws, or an error reply (`reply.send(err)`): the session is not
  *   committed.
- * - `reply.hijack()` bypasses `onSend`: such a route's session is not committed.
+ * - `reply.hijack()` bypasses `onSend`: such a route's session is not committed; its
+ *   request ends (releasing what it held) when the connection closes.
  *
  * @example
  * ```ts

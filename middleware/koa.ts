@@ -4,11 +4,12 @@
  * middleware has returned.
  */
 import type { Context, Middleware, Next } from 'koa'
-import { ConfigError, requestInfo, SessionManager, setSessionHeaders } from '../lib/index.js'
+import { ConfigError, mergeSessionHeaders, type SessionHeaders, SessionManager } from '../lib/index.js'
+import { endOnClose, requestInfo } from '../lib/node/serve.js'
 
 /** Set the commit's headers through Koa (Koa 3 answers undefined for a missing header, Koa 2 ''). */
-function setHeaders(ctx: Context, headers: Array<[string, string]>): void {
-  setSessionHeaders(
+function setHeaders(ctx: Context, headers: SessionHeaders): void {
+  mergeSessionHeaders(
     {
       get: (name) => ctx.response.get(name),
       set: (name, value) => ctx.set(name, value),
@@ -54,17 +55,19 @@ export function sessionMiddleware(manager: SessionManager): Middleware {
     throw new ConfigError(`sessionMiddleware(manager): expected a SessionManager, got ${typeof manager}`)
   }
   return async function session(ctx: Context, next: Next): Promise<void> {
-    const info = requestInfo(ctx.req)
-    const attached = manager.attach([ctx, ctx.request, ctx.req], info)
+    const attached = manager.attach([ctx, ctx.request, ctx.req], requestInfo(ctx.req))
     // Without a token the session is there at once: no await, no extra microtask.
     const loaded = attached instanceof Promise ? await attached : attached
+    // A downstream that never returns (the client hung up meanwhile) ends on close.
+    if (attached instanceof Promise) endOnClose(manager, ctx.res, loaded)
     try {
       await next()
     } catch (err) {
-      manager.abort(loaded)
+      manager.end(loaded, true)
       throw err
     }
-    if (!manager.needsCommit(loaded)) return
-    setHeaders(ctx, await manager.finish(loaded, info))
+    const out = manager.end(loaded)
+    const headers = out instanceof Promise ? await out : out
+    if (headers.length > 0) setHeaders(ctx, headers)
   }
 }

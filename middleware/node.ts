@@ -6,17 +6,12 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { ConfigError, SessionManager } from '../lib/index.js'
 
-export {
-  SessionManager,
-  type SessionManagerOptions,
-  type ErrorHandler,
-  holdResponse,
-  type Hold,
-  type HoldHooks,
-  requestInfo,
-  type RequestInfo,
-  applyHeaders,
-} from '../lib/index.js'
+export { SessionManager, type SessionManagerOptions, type ErrorHandler, type RequestInfo } from '../lib/index.js'
+export { holdResponse, type Hold, type HoldHooks } from '../lib/node/hold.js'
+export { applyHeaders, endOnClose, requestInfo } from '../lib/node/serve.js'
+
+/** An `errorHandler` typed for Node's request and response (any `ErrorHandler` fits the option). */
+export type NodeErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse) => unknown
 
 /** A Node http request handler that may be async. */
 export type SessionHandler = (req: IncomingMessage, res: ServerResponse) => unknown

@@ -2,7 +2,7 @@
  * `createStore(url)`: build a store and its client from a URL, so an app (or the demo)
  * switches backends by configuration. The one module that knows every store: it loads
  * only the store and client the URL names, on demand, so a Redis user never loads
- * mysql2 or etcd3.
+ * mysql2, pg or etcd3.
  */
 import { ConfigError } from '../lib/errors.js'
 import type { Store } from '../lib/store.js'
@@ -31,6 +31,7 @@ const hosts = (list: string, defaultPort: number) =>
  * | `redis+cluster://host:port,host:port` | `RedisStore` over an ioredis `Cluster` |
  * | `etcd://host:port,host:port` | `EtcdStore` over an etcd3 client with every endpoint |
  * | `mysql://user:password@host:port/database[?table=sessions]` | `MySQLStore` over a mysql2 pool (table created if missing) |
+ * | `postgres://user:password@host:port/database[?table=sessions&schema=app]` | `PostgresStore` over a pg `Pool` (table created if missing); `postgresql://` too |
  *
  * Clients get the recommended options of each store's page in docs/stores/.
  *
@@ -105,7 +106,32 @@ export async function createStore(url: string): Promise<StoreHandle> {
         },
       }
     }
+    case 'postgres:':
+    case 'postgresql:': {
+      const { default: pg } = await import('pg')
+      const { PostgresStore } = await import('./postgres.js')
+      const table = parsed.searchParams.get('table') ?? undefined
+      const schema = parsed.searchParams.get('schema') ?? undefined
+      parsed.searchParams.delete('table')
+      parsed.searchParams.delete('schema')
+      const pool = new pg.Pool({ connectionString: parsed.toString(), connectionTimeoutMillis: 2000, max: 10 })
+      try {
+        const store = await PostgresStore.create(pool, { createTable: true, ...(table ? { table } : {}), ...(schema ? { schema } : {}) })
+        return {
+          store,
+          close: async () => {
+            await store.close()
+            await pool.end()
+          },
+        }
+      } catch (err) {
+        await pool.end()
+        throw err
+      }
+    }
     default:
-      throw new ConfigError(`createStore: unknown scheme ${parsed.protocol} (memory:, redis:, redis+sentinel:, redis+cluster:, etcd:, mysql:)`)
+      throw new ConfigError(
+        `createStore: unknown scheme ${parsed.protocol} (memory:, redis:, redis+sentinel:, redis+cluster:, etcd:, mysql:, postgres:)`,
+      )
   }
 }

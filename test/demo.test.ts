@@ -1,13 +1,33 @@
 /**
- * The README's first command: `npm start` runs the demo on the memory store. Started
- * here as a real process, driven like a browser would.
+ * The README's first command: `npm start` runs the demo on the memory store (and, with
+ * SESSION_STORE, on Postgres). Started here as a real process, driven like a browser would.
  */
 import { spawn } from 'node:child_process'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import pg from 'pg'
 import { Client } from './helpers/http.js'
+import { postgresUrl } from './helpers/postgres.js'
+import { reachable } from './helpers/service.js'
 
-t.test('npm start serves the demo: count, note, renew, destroy', async (t) => {
-  const child = spawn('npm', ['start', '--silent'], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+t.test('npm start serves the demo: count, note, renew, destroy', (t) => drive(t, {}))
+
+t.test('SESSION_STORE=postgres://… npm start serves the same demo from Postgres', async (t) => {
+  const pool = new pg.Pool({ connectionString: postgresUrl, max: 1 })
+  t.teardown(() => pool.end())
+  if (!(await reachable(t, `PostgreSQL at ${postgresUrl}`, () => pool.query('SELECT 1')))) return
+  const table = `sessions_demo_${process.pid}`
+  t.teardown(() => pool.query(`DROP TABLE IF EXISTS "${table}"`))
+  const url = new URL(postgresUrl)
+  url.searchParams.set('table', table)
+  const rows = async () => Number((await pool.query(`SELECT count(*) AS n FROM "${table}"`)).rows[0]?.n)
+  await drive(t, { SESSION_STORE: url.toString() }, async () => {
+    t.ok((await rows()) >= 1, 'before destroy, the session is a row in Postgres')
+  })
+  t.equal(await rows(), 0, 'destroy deleted it there')
+})
+
+async function drive(t: Test, env: Record<string, string>, beforeDestroy = async () => {}) {
+  const child = spawn('npm', ['start', '--silent'], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true })
   // npm runs node as its child: end the whole process group, not just npm.
   t.teardown(() => {
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM')
@@ -37,7 +57,8 @@ t.test('npm start serves the demo: count, note, renew, destroy', async (t) => {
   await browser.request('/renew', { method: 'POST' })
   t.not(browser.jar.get('demo_session'), before, 'renew sets a new token')
   t.match((await browser.get('/')).body, /<strong id="count">2<\/strong>/, 'same data')
+  await beforeDestroy()
   await browser.request('/destroy', { method: 'POST' })
   t.equal(browser.jar.size, 0, 'destroy expires the cookie')
   t.match((await browser.get('/')).body, /<strong id="count">0<\/strong>/)
-})
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 
 const root = new URL('..', import.meta.url).pathname
-const peers = ['ioredis', 'etcd3', 'mysql2', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa']
+const peers = ['ioredis', 'etcd3', 'mysql2', 'pg', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa']
 
 function imports(dir: string): Array<{ file: string; spec: string; typeOnly: boolean }> {
   const out = []
@@ -33,7 +33,7 @@ t.test('stores import lib and their own client only', async (t) => {
   const bad = imports('stores').filter(({ file, spec, typeOnly }) => {
     if (spec.startsWith('../middleware')) return true
     if (spec.startsWith('./')) return !spec.startsWith(`./${file.split('/')[1]?.replace(/\.ts$/, '').split('-')[0]}`)
-    if (peers.includes(spec)) return !typeOnly && !file.includes(spec.replace('mysql2', 'mysql').replace('etcd3', 'etcd').replace('ioredis', 'redis').replace('jose', 'cookie'))
+    if (peers.includes(spec)) return !typeOnly && !file.includes(spec.replace(/^pg$/, 'postgres').replace('mysql2', 'mysql').replace('etcd3', 'etcd').replace('ioredis', 'redis').replace('jose', 'cookie'))
     return false
   })
   t.same(bad, [])
@@ -46,6 +46,70 @@ t.test('middleware import lib and their own framework only', async (t) => {
     return false
   })
   t.same(bad, [])
+})
+
+/** Every import of every .ts file under lib/ (recursively), resolved to a path. */
+function libGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>()
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const rel = `${dir}/${entry.name}`
+      if (entry.isDirectory()) walk(rel)
+      else if (entry.name.endsWith('.ts')) {
+        // Comments out first: a TSDoc example's imports are not the file's.
+        const text = readFileSync(join(root, rel), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '')
+        const specs = [...text.matchAll(/^\s*(?:import|export)\s+[^'";]*?from\s+'([^']+)'/gm)].map((m) => m[1] ?? '')
+        graph.set(rel, specs)
+      }
+    }
+  }
+  walk('lib')
+  return graph
+}
+
+t.test('only lib/node/ names node:http; the rest of the core is runtime-neutral', async (t) => {
+  const offenders: string[] = []
+  for (const [file, specs] of libGraph()) {
+    if (file.startsWith('lib/node/')) continue
+    for (const spec of specs) if (spec === 'node:http' || spec === 'http' || spec === 'node:https') offenders.push(`${file} -> ${spec}`)
+    const text = readFileSync(join(root, file), 'utf8')
+    if (/\b(IncomingMessage|ServerResponse|OutgoingMessage)\b/.test(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ''))) {
+      offenders.push(`${file} names a Node http type`)
+    }
+  }
+  t.same(offenders, [])
+  t.ok(libGraph().has('lib/node/serve.ts'), 'the Node glue lives in lib/node/')
+})
+
+t.test('lib has no import cycle', async (t) => {
+  const graph = libGraph()
+  const resolve = (from: string, spec: string) => {
+    if (!spec.startsWith('.')) return undefined
+    const parts = from.split('/').slice(0, -1)
+    for (const p of spec.split('/')) {
+      if (p === '..') parts.pop()
+      else if (p !== '.') parts.push(p)
+    }
+    const file = parts.join('/').replace(/\.js$/, '.ts')
+    return graph.has(file) ? file : undefined
+  }
+  const cycles: string[] = []
+  const state = new Map<string, 'open' | 'done'>()
+  const visit = (file: string, path: string[]) => {
+    if (state.get(file) === 'done') return
+    if (state.get(file) === 'open') {
+      cycles.push([...path.slice(path.indexOf(file)), file].join(' -> '))
+      return
+    }
+    state.set(file, 'open')
+    for (const spec of graph.get(file) ?? []) {
+      const next = resolve(file, spec)
+      if (next !== undefined) visit(next, [...path, file])
+    }
+    state.set(file, 'done')
+  }
+  for (const file of graph.keys()) visit(file, [])
+  t.same(cycles, [])
 })
 
 t.test('lib, stores and middleware never import OpenTelemetry; otel/ imports lib and @opentelemetry/api only', async (t) => {

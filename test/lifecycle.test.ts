@@ -113,7 +113,7 @@ t.test('a handler that throws: 500, session not committed', async (t) => {
 t.test('a custom errorHandler answers store failures', async (t) => {
   const { store, client } = await app(t, {
     logger: quiet,
-    errorHandler: (err, _req, res) => {
+    errorHandler: (err: unknown, _req: IncomingMessage, res: ServerResponse) => {
       res.statusCode = 503
       res.end(`retry later (${(err as { code?: string }).code})`)
     },

@@ -14,7 +14,7 @@ t.test('package.json: ESM, side-effect free, optional peers', async (t) => {
   t.equal(pkg.name, 'session-manager')
   t.equal(pkg.type, 'module')
   t.equal(pkg.sideEffects, false)
-  for (const peer of ['ioredis', 'etcd3', 'mysql2', 'express', 'fastify', 'koa']) {
+  for (const peer of ['ioredis', 'etcd3', 'mysql2', 'pg', 'express', 'fastify', 'koa']) {
     t.ok(pkg.peerDependencies[peer], `${peer} is a peer dependency`)
     t.equal(pkg.peerDependenciesMeta[peer]?.optional, true, `${peer} is optional`)
   }
@@ -48,6 +48,6 @@ t.test('the built core loads without loading any client or framework', async (t)
   t.equal(run.status, 0, run.stderr)
   const out = JSON.parse(run.stdout.trim())
   t.ok(out.ok)
-  const heavy = (out.loaded as string[]).filter((f) => /node_modules\/(ioredis|etcd3|mysql2|jose|express|fastify|koa)\//.test(f))
+  const heavy = (out.loaded as string[]).filter((f) => /node_modules\/(ioredis|etcd3|mysql2|pg|jose|express|fastify|koa)\//.test(f))
   t.same(heavy, [], 'no client or framework was loaded')
 })

@@ -1,6 +1,6 @@
 /**
- * The user features across real processes: two app processes share Redis, etcd or
- * MySQL. revokeUser on A makes B's next request anonymous; two logins of one user
+ * The user features across real processes: two app processes share Redis, etcd,
+ * MySQL or Postgres. revokeUser on A makes B's next request anonymous; two logins of one user
  * racing on A and B leave exactly one session with singleSession.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -9,12 +9,15 @@ import t from 'tap'
 import { createStore } from '../stores/url.js'
 import { Client } from './helpers/http.js'
 import { mysqlUrl } from './helpers/mariadb.js'
+import { postgresUrl } from './helpers/postgres.js'
 import { reachable } from './helpers/service.js'
 
 const stores = {
   redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   etcd: `etcd://${(process.env.ETCD_URL ?? 'http://127.0.0.1:23790').replace(/^https?:\/\//, '')}`,
   mysql: mysqlUrl,
+  // A table of this run's own (createStore creates it; dropped at the end).
+  postgres: `${postgresUrl}?table=sessions_dist_${randomBytes(4).toString('hex')}`,
 }
 
 async function start(storeUrl: string, prefix: string): Promise<{ url: string; child: ChildProcess }> {
@@ -34,6 +37,14 @@ async function start(storeUrl: string, prefix: string): Promise<{ url: string; c
   return { url, child }
 }
 
+async function dropTable(storeUrl: string): Promise<void> {
+  const { default: pg } = await import('pg')
+  const table = new URL(storeUrl).searchParams.get('table')
+  const pool = new pg.Pool({ connectionString: postgresUrl, max: 1 })
+  await pool.query(`DROP TABLE IF EXISTS "${table}"`).catch(() => {})
+  await pool.end()
+}
+
 for (const [name, storeUrl] of Object.entries(stores)) {
   t.test(`two processes on ${name}`, async (t) => {
     const ok = await reachable(t, `${name} (${storeUrl})`, async () => {
@@ -47,9 +58,10 @@ for (const [name, storeUrl] of Object.entries(stores)) {
     if (!ok) return
     const prefix = `dist-${randomBytes(4).toString('hex')}:`
     const [a, b] = await Promise.all([start(storeUrl, prefix), start(storeUrl, prefix)])
-    t.teardown(() => {
+    t.teardown(async () => {
       a.child.kill()
       b.child.kill()
+      if (name === 'postgres') await dropTable(storeUrl)
     })
     const body = async (c: Client, path: string) => JSON.parse((await c.get(path)).body)
 

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 
 export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4'
 export type Framework = 'node' | 'express' | 'fastify' | 'koa'
-export type StoreKind = 'none' | 'memory' | 'redis' | 'cookie'
+export type StoreKind = 'none' | 'memory' | 'redis' | 'cookie' | 'postgres'
 
 export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean }> = {
   S0: { path: '/s0', title: 'bare: no session middleware', cookie: false },
@@ -41,6 +41,7 @@ const OUR_STORE: Record<StoreKind, { modules: string[]; packages: string[] }> = 
   memory: { modules: ['stores/memory.ts'], packages: [] },
   redis: { modules: ['stores/redis.ts'], packages: ['ioredis'] },
   cookie: { modules: ['stores/cookie.ts'], packages: ['jose'] },
+  postgres: { modules: ['stores/postgres.ts'], packages: ['pg'] },
 }
 const ADAPTER: Record<Framework, string[]> = {
   node: [],
@@ -101,8 +102,10 @@ export const CONTENDERS: Contender[] = [
   ours('fastify', 'redis', false),
   ours('koa', 'memory', false),
   ours('koa', 'redis', false),
+  ours('express', 'postgres', false),
   peer('express-session-memory', 'express', 'memory', 'bench/servers/express-session.ts', ['express-session'], false),
   peer('express-session-redis', 'express', 'redis', 'bench/servers/express-session.ts', ['express-session', 'connect-redis', 'redis'], true),
+  peer('express-session-postgres', 'express', 'postgres', 'bench/servers/express-session.ts', ['express-session', 'connect-pg-simple', 'pg'], false),
   peer('fastify-session-memory', 'fastify', 'memory', 'bench/servers/fastify-session.ts', ['@fastify/session', '@fastify/cookie'], false),
   peer('fastify-session-redis', 'fastify', 'redis', 'bench/servers/fastify-session.ts', ['@fastify/session', '@fastify/cookie', 'connect-redis', 'redis'], true),
   peer('koa-session-cookie', 'koa', 'cookie', 'bench/servers/koa-session.ts', ['koa-session'], false),

@@ -30,6 +30,8 @@ export interface StoreCalls {
   /** Redis commands the server sent per request (MONITOR), and those its scripts ran. */
   redisSent?: Record<string, number>
   redisInScripts?: Record<string, number>
+  /** Postgres queries per request, by first SQL word (the bench server's counted pool). */
+  sqlQueries?: Record<string, number>
 }
 
 export interface ContenderInfo {

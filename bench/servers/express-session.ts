@@ -1,6 +1,7 @@
 /**
- * Peer: express-session on Express, with its MemoryStore (`BENCH_STORE=memory`) or
- * connect-redis over a node-redis client (`BENCH_STORE=redis`). Configured as a
+ * Peer: express-session on Express, with its MemoryStore (`BENCH_STORE=memory`),
+ * connect-redis over a node-redis client (`BENCH_STORE=redis`) or connect-pg-simple
+ * over a counted pg Pool (`BENCH_STORE=postgres`, prune timer off as ours is). Configured as a
  * performance-aware user would, and with this library's semantics (absolute 24 h
  * expiry, nothing stored for a session never written): `resave: false`,
  * `saveUninitialized: false`, `rolling: false`, and connect-redis `disableTouch`.
@@ -16,8 +17,21 @@ declare module 'express-session' {
   }
 }
 
+let queries = (): string => '{}'
+
 async function makeStore(): Promise<Store | undefined> {
   if (storeKind() === 'memory') return undefined
+  if (storeKind() === 'postgres') {
+    const { countedPool, pgTable } = await import('./pg.js')
+    const { default: pgSession } = await import('connect-pg-simple')
+    const counted = countedPool()
+    const table = pgTable()
+    await counted.pool.query(`DROP TABLE IF EXISTS "${table}"`)
+    const PgStore = pgSession(session)
+    const pgStore = new PgStore({ pool: counted.pool, tableName: table, createTableIfMissing: true, pruneSessionInterval: false, disableTouch: true })
+    queries = counted.queries
+    return pgStore
+  }
   const { createClient } = await import('redis')
   const { RedisStore } = await import('connect-redis')
   const client = createClient({ url: redisUrl() })
@@ -30,6 +44,7 @@ const app = express()
 app.disable('etag')
 app.disable('x-powered-by')
 app.get('/__heap', (_req, res) => { res.end(heap()) })
+app.get('/__queries', (_req, res) => { res.end(queries()) })
 app.use(
   session({
     secret: SECRET,

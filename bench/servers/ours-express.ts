@@ -6,12 +6,13 @@ import { ourManager } from './ours-store.js'
 
 const { sessionMiddleware } = await distModule<typeof import('../../middleware/express.js')>('middleware/express.js')
 
-const { manager, stats } = await ourManager()
+const { manager, stats, queries } = await ourManager()
 const app = express()
 app.disable('etag')
 app.disable('x-powered-by')
 app.get('/__heap', (_req, res) => { res.end(heap()) })
 app.get('/__stats', (_req, res) => { res.end(stats()) })
+app.get('/__queries', (_req, res) => { res.end(queries()) })
 app.use(sessionMiddleware(manager))
 app.get('/s1', (_req, res) => { res.end(BODY_OK) })
 app.get('/s2', (req, res) => { res.end(String(manager.getNumber(req, 'n'))) })

@@ -1,6 +1,6 @@
 /**
  * The store and manager of this library's contenders, chosen by `BENCH_STORE`
- * (`memory`, `redis`, `cookie`). Store modules are imported on demand, so a contender
+ * (`memory`, `redis`, `cookie`, `postgres`). Store modules are imported on demand, so a contender
  * never loads a client it does not use. Store calls are counted for `/__stats`.
  */
 import { randomBytes } from 'node:crypto'
@@ -8,6 +8,9 @@ import type { SessionManager } from '../../lib/index.js'
 import type { Store } from '../../lib/store.js'
 import { countCalls, ioredisOptions, prefix, redisUrl, storeKind } from './common.js'
 import { distModule, lib } from './ours-dist.js'
+
+/** Postgres queries per statement kind, for `/__queries` (Postgres contenders only). */
+let pgQueries = (): string => '{}'
 
 async function makeStore(kind: string): Promise<Store> {
   switch (kind) {
@@ -26,17 +29,26 @@ async function makeStore(kind: string): Promise<Store> {
       const { CookieStore } = await distModule<typeof import('../../stores/cookie.js')>('stores/cookie.js')
       return new CookieStore({ keys: [randomBytes(32)] })
     }
+    case 'postgres': {
+      const { countedPool, pgTable } = await import('./pg.js')
+      const { PostgresStore } = await distModule<typeof import('../../stores/postgres.js')>('stores/postgres.js')
+      const { pool, queries } = countedPool()
+      const store = await PostgresStore.create(pool, { table: pgTable(), createTable: true, cleanupInterval: 0 })
+      await pool.query(`TRUNCATE "${pgTable()}"`)
+      pgQueries = queries
+      return store
+    }
     default:
       throw new Error(`unknown BENCH_STORE ${kind}`)
   }
 }
 
 /** A manager as an app would configure it (24 h lifetime, defaults otherwise), and its call counts. */
-export async function ourManager(): Promise<{ manager: SessionManager; stats: () => string }> {
+export async function ourManager(): Promise<{ manager: SessionManager; stats: () => string; queries: () => string }> {
   const { store, stats } = countCalls(await makeStore(storeKind()))
   const manager = new lib.SessionManager({ store, lifetime: '24h' })
   await observe(manager, process.env.BENCH_OBSERVE)
-  return { manager, stats }
+  return { manager, stats, queries: () => pgQueries() }
 }
 
 /**

@@ -19,13 +19,14 @@ const maxAge = (line: string | undefined) => Number(/Max-Age=(\d+)/.exec(line ??
 const LEAK = /simulated|\bat \S+ \(|&nbsp;at /
 const code = (e: unknown) => (e as { code?: unknown } | undefined)?.code
 
-interface Setup {
+export interface Setup {
   options?: SessionManagerOptions
   /** Latency of every store call, ms. */
   delay?: number
 }
 
-async function start(t: Test, factory: AppFactory, { options = {}, delay = 0 }: Setup = {}) {
+/** One app of `factory` on a spied memory store with an injected clock; closed at teardown. */
+export async function start(t: Test, factory: AppFactory, { options = {}, delay = 0 }: Setup = {}) {
   let clock = Date.now()
   const now = () => clock
   const memory = new MemoryStore({ sweepInterval: 0, now })

@@ -15,9 +15,11 @@ import { MemoryStore } from '../../stores/memory.js'
 import { Client, listen } from '../helpers/http.js'
 import { SpyStore } from '../helpers/spy-store.js'
 import { behaviour } from './behaviour.js'
+import { requestEnd } from './request-end.js'
 import { expressApp } from './helpers/apps.js'
 
 behaviour('express sessionMiddleware', expressApp)
+requestEnd('express sessionMiddleware', expressApp)
 
 const quiet = { warn() {}, error() {} }
 

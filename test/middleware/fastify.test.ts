@@ -12,9 +12,11 @@ import { MemoryStore } from '../../stores/memory.js'
 import { Client } from '../helpers/http.js'
 import { SpyStore } from '../helpers/spy-store.js'
 import { behaviour } from './behaviour.js'
+import { requestEnd } from './request-end.js'
 import { fastifyApp } from './helpers/apps.js'
 
 behaviour('fastify sessionPlugin', fastifyApp)
+requestEnd('fastify sessionPlugin', fastifyApp)
 
 /** An app with the plugin registered; `routes` adds the rest before it listens. */
 async function start(t: Test, routes: (app: FastifyInstance, manager: SessionManager) => void | Promise<void>, delay = 0) {

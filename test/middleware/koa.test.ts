@@ -12,9 +12,11 @@ import { MemoryStore } from '../../stores/memory.js'
 import { Client, listen } from '../helpers/http.js'
 import { SpyStore } from '../helpers/spy-store.js'
 import { behaviour } from './behaviour.js'
+import { requestEnd } from './request-end.js'
 import { koaApp } from './helpers/apps.js'
 
 behaviour('koa sessionMiddleware', koaApp)
+requestEnd('koa sessionMiddleware', koaApp)
 
 /** An app: `before` runs upstream of the session middleware, `after` downstream. */
 async function start(

@@ -27,7 +27,9 @@ export type AppFactory = (options: AppOptions) => Promise<Running>
 /**
  * The session work of one request, by path: `/put?k=&v=` (default: increment `n`),
  * `/keys`, `/flash?msg=`, `/pop`, `/renew`, `/destroy`, `/forget`, `/remember`,
- * `/throw`, `/stream` (body streamed); anything else reads `n`.
+ * `/throw`, `/slow?ms=`, `/never`; `?stream` streams the body; anything else reads `n`.
+ * Every app also sets the response headers `?cc=` (Cache-Control) and `?vary=` (Vary)
+ * name, the way its framework does.
  */
 export async function act(manager: SessionManager, ctx: object, url: URL): Promise<string> {
   const q = url.searchParams
@@ -62,12 +64,29 @@ export async function act(manager: SessionManager, ctx: object, url: URL): Promi
     case '/throw':
       manager.put(ctx, 'n', 1000)
       throw new Error('handler exploded with a secret')
+    case '/slow':
+      // Answers late (the client may have hung up by then), then changes the session.
+      await new Promise((resolve) => setTimeout(resolve, Number(q.get('ms') ?? 200)))
+      manager.put(ctx, 'late', true)
+      break
+    case '/never':
+      // A handler that never answers: only the request end on close can release it.
+      await new Promise((resolve) => setTimeout(resolve, 3000).unref())
+      break
   }
   return `n=${manager.getNumber(ctx, 'n')}`
 }
 
 const urlOf = (path: string | undefined) => new URL(path ?? '/', 'http://x')
 const streamOf = (body: string) => Readable.from([body.slice(0, 2), body.slice(2)])
+
+/** The app's own Cache-Control and Vary, from `?cc=` and `?vary=`. */
+function ownHeaders(url: URL, set: (name: string, value: string) => void): void {
+  const cc = url.searchParams.get('cc')
+  const vary = url.searchParams.get('vary')
+  if (cc !== null) set('cache-control', cc)
+  if (vary !== null) set('vary', vary)
+}
 
 /** Node http through `sessionHandler`; errors reach the manager's error handler (its logger). */
 export const nodeApp: AppFactory = async ({ manager }) =>
@@ -76,6 +95,7 @@ export const nodeApp: AppFactory = async ({ manager }) =>
       const url = urlOf(req.url)
       const body = await act(manager, req, url)
       res.setHeader('content-type', 'text/plain; charset=utf-8')
+      ownHeaders(url, (k, v) => res.setHeader(k, v))
       if (url.searchParams.has('stream')) streamOf(body).pipe(res)
       else res.end(body)
     }),
@@ -89,6 +109,7 @@ export const expressApp: AppFactory = async ({ manager, errors }) => {
   app.use(async (req, res) => {
     const url = urlOf(req.url)
     const body = await act(manager, req, url)
+    ownHeaders(url, (k, v) => res.set(k, v))
     if (url.searchParams.has('stream')) streamOf(body).pipe(res.type('text'))
     else res.type('text').send(body)
   })
@@ -113,6 +134,7 @@ export const fastifyApp: AppFactory = async ({ manager, errors }) => {
     const url = urlOf(request.url)
     const body = await act(manager, request, url)
     reply.type('text/plain; charset=utf-8')
+    ownHeaders(url, (k, v) => reply.header(k, v))
     return url.searchParams.has('stream') ? streamOf(body) : body
   })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
@@ -135,6 +157,7 @@ export const koaApp: AppFactory = async ({ manager, errors }) => {
     const url = urlOf(ctx.url)
     const body = await act(manager, ctx, url)
     ctx.type = 'text/plain; charset=utf-8'
+    ownHeaders(url, (k, v) => ctx.set(k, v))
     ctx.body = url.searchParams.has('stream') ? streamOf(body) : body
   })
   return listen(app.callback())

@@ -5,10 +5,10 @@
 import { Readable } from 'node:stream'
 import { request } from 'node:http'
 import t from 'tap'
-import { SessionManager } from '../../lib/index.js'
-import { MemoryStore } from '../../stores/memory.js'
-import { Client, listen } from '../helpers/http.js'
-import { SpyStore } from '../helpers/spy-store.js'
+import { SessionManager } from '../../../lib/index.js'
+import { MemoryStore } from '../../../stores/memory.js'
+import { Client, listen } from '../../helpers/http.js'
+import { SpyStore } from '../../helpers/spy-store.js'
 
 t.test('loadAndSave: the body is not released before the store write finished', async (t) => {
   const store = new SpyStore(new MemoryStore({ sweepInterval: 0 }), { delay: 150 })
