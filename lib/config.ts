@@ -94,8 +94,23 @@ export interface SessionManagerOptions<Data extends Record<string, unknown> = Re
    * store call. Keys of 32+ random bytes; the first signs, all verify (rotation).
    */
   signingKeys?: SigningKey[]
-  /** A login evicts the user's other sessions (the newest login wins a race). Default `false`. */
+  /**
+   * A login evicts the user's other sessions (the newest login wins a race): the same
+   * as `maxSessionsPerUser: 1`, kept as its alias. Default `false`.
+   */
   singleSession?: boolean
+  /**
+   * At most this many sessions per user (an integer >= 1; needs a store with a user
+   * index). What a login over the limit does is `onSessionLimit`. Default: no limit.
+   */
+  maxSessionsPerUser?: number
+  /**
+   * A login over `maxSessionsPerUser`: `'evictOldest'` (default) deletes the user's
+   * oldest logins so the newest N stay; `'refuse'` keeps the N there are and the login
+   * fails with `SessionLimitError` (code `ERR_SESSION_LIMIT`; needs a versioned store).
+   * Both hold when logins race on several processes.
+   */
+  onSessionLimit?: 'evictOldest' | 'refuse'
   /** Loads the info `manager.user(ctx)` returns for a user id; cached next to the sessions. */
   loadUser?: (userId: string) => unknown
   /** How long cached user info stays fresh. Default `'5m'`. */
@@ -190,14 +205,23 @@ const schema = z.strictObject({
     .default(console),
   now: z.custom<() => number>(isFn, { error: 'expected a function' }).default(() => Date.now),
   singleSession: z.boolean({ error: 'expected a boolean' }).default(false),
+  maxSessionsPerUser: z
+    .number({ error: 'expected a whole number >= 1' })
+    .int({ error: 'expected a whole number >= 1' })
+    .min(1, { error: 'expected a whole number >= 1' })
+    .max(100_000, { error: 'expected a whole number <= 100000' })
+    .optional(),
+  onSessionLimit: z.enum(['evictOldest', 'refuse'], { error: "expected 'evictOldest' or 'refuse'" }).optional(),
   loadUser: z.custom<(userId: string) => unknown>(isFn, { error: 'expected a function' }).optional(),
   userCacheTtl: duration(durationText).default(300_000),
   renewGrace: duration(durationText).optional(),
   signingKeys: signingKeysSchema.optional(),
 })
 
-/** Options after defaults and validation. */
-export type ResolvedConfig = z.output<typeof schema>
+/** Options after defaults and validation (`singleSession` folded into `maxSessionsPerUser`). */
+export type ResolvedConfig = Omit<z.output<typeof schema>, 'onSessionLimit'> & {
+  onSessionLimit: 'evictOldest' | 'refuse'
+}
 
 /**
  * Validate `options` and merge defaults. Throws one `ConfigError` naming every bad
@@ -218,5 +242,20 @@ export function resolveConfig(options: unknown): Readonly<ResolvedConfig> {
   if (config.idleTimeout !== undefined && config.idleTimeout > config.lifetime) {
     throw new ConfigError('invalid SessionManager options: option idleTimeout: must not exceed lifetime')
   }
-  return Object.freeze({ ...config, cookie: Object.freeze({ ...config.cookie }) })
+  // singleSession is maxSessionsPerUser: 1 under its old name; both at once must agree.
+  if (config.singleSession && config.maxSessionsPerUser !== undefined && config.maxSessionsPerUser !== 1) {
+    throw new ConfigError(
+      `invalid SessionManager options: option singleSession: means maxSessionsPerUser 1, but maxSessionsPerUser is ${config.maxSessionsPerUser}`,
+    )
+  }
+  const maxSessionsPerUser = config.singleSession ? 1 : config.maxSessionsPerUser
+  if (config.onSessionLimit !== undefined && maxSessionsPerUser === undefined) {
+    throw new ConfigError('invalid SessionManager options: option onSessionLimit: needs maxSessionsPerUser (or singleSession)')
+  }
+  return Object.freeze({
+    ...config,
+    maxSessionsPerUser,
+    onSessionLimit: config.onSessionLimit ?? 'evictOldest',
+    cookie: Object.freeze({ ...config.cookie }),
+  })
 }

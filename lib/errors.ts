@@ -10,6 +10,8 @@ export type SessionErrorCode =
   | 'ERR_NO_SESSION'
   | 'ERR_UNSUPPORTED'
   | 'ERR_CONFLICT'
+  | 'ERR_SESSION_LIMIT'
+  | 'ERR_CSRF'
 
 /**
  * The one base error of session-manager: a stable `code`, a message for humans and
@@ -83,6 +85,35 @@ export class TooLargeError extends SessionError {
   constructor(size: number, limit: number, what = 'encoded session') {
     super('ERR_TOO_LARGE', `${what} is ${size} bytes, over the limit of ${limit}`)
     this.size = size
+    this.limit = limit
+  }
+}
+
+/**
+ * A login refused because the user already has `maxSessionsPerUser` sessions (with
+ * `onSessionLimit: 'refuse'`). Thrown by `login` when the limit is already reached, or
+ * by the commit of the login's session when racing logins took the last places first
+ * (then it reaches the error handler; the refused session is deleted). Answer it, e.g.
+ * with 409 and "log out on another device first".
+ *
+ * @example
+ * ```ts
+ * try { await sessions.login(req, user.id) }
+ * catch (err) {
+ *   if (err instanceof SessionLimitError) return res.status(409).send('too many sessions')
+ *   throw err
+ * }
+ * ```
+ */
+export class SessionLimitError extends SessionError {
+  /** The user whose login was refused. */
+  readonly userId: string
+  /** The configured `maxSessionsPerUser`. */
+  readonly limit: number
+
+  constructor(userId: string, limit: number) {
+    super('ERR_SESSION_LIMIT', `user already has the maximum of ${limit} session${limit === 1 ? '' : 's'}`)
+    this.userId = userId
     this.limit = limit
   }
 }

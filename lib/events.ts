@@ -33,13 +33,13 @@ export interface CommittedEvent {
 export interface RenewedEvent { store: string; id: string; previousId: string; userId: string | undefined }
 /** A session was deleted by `destroy(ctx)` (`reason: 'destroy'`) or merged into another (`'merge'`). */
 export interface DestroyedEvent { store: string; id: string; userId: string | undefined; reason: 'destroy' | 'merge' }
-/** Sessions of a user were ended from outside: `revokeUser`, `revokeSession`, or a `singleSession` login. */
+/** Sessions of a user were ended from outside: `revokeUser`, `revokeSession`, or a login evicting over `maxSessionsPerUser` (`sessionLimit`). */
 export interface RevokedEvent {
   store: string
   userId: string
   /** Sessions deleted. */
   count: number
-  reason: 'revokeUser' | 'revokeSession' | 'singleSession'
+  reason: 'revokeUser' | 'revokeSession' | 'sessionLimit'
 }
 /** A login was committed: the session `id` is now bound to `userId`. */
 export interface LoggedInEvent { store: string; id: string; userId: string }
@@ -84,7 +84,7 @@ export const eventChannels: { readonly [K in SessionEventName]: Channel } = Obje
 /** The context object of the `session-manager:store` tracing channel: one store call. */
 export interface StoreCallContext {
   store: string
-  /** `find`, `commit`, `touch`, `delete`, `open`, `addToUser`, `listUser`, `removeFromUser`. */
+  /** `find`, `commit`, `touch`, `delete`, `open`, `addToUser`, `listUser`, `removeFromUser`, `findMany`, `deleteMany`. */
   operation: string
   /** Which attempt of its commit this call belongs to (1 outside commit retries). */
   attempts: number

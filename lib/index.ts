@@ -35,6 +35,8 @@ export {
   type TouchStore,
   type UserIndexStore,
   type SealingStore,
+  type BatchStore,
+  type FoundEntry,
   isSealing,
   isVersioned,
   canTouch,
@@ -43,6 +45,7 @@ export {
   type ExpiryWatchStore,
   type WatchExpiryOptions,
   canIterate,
+  canBatch,
   storeName,
 } from './store.js'
 export { type Codec, type SessionRecord, jsonCodec } from './codec.js'
@@ -52,6 +55,7 @@ export {
   StoreError,
   CodecError,
   TooLargeError,
+  SessionLimitError,
   type SessionErrorCode,
 } from './errors.js'
 export { generateToken, isToken, hashToken, secureRandom, TOKEN_LENGTH } from './token.js'
@@ -67,3 +71,6 @@ export {
   mergeSessionHeaders,
 } from './transport.js'
 export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js'
+export { CompatSession, type CompatFlavour } from './compat.js'
+export { CsrfError, CSRF_KEY, isUnsafeMethod, offeredCsrf } from './csrf.js'
+export { carryOver, connectRedisSource, loaderSource, type CarryOver, type CarryOverOptions, type GetDelClient, type LegacySource } from './carry.js'

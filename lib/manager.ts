@@ -9,11 +9,12 @@ import type { z } from 'zod'
 import { MemoryStore } from '../stores/memory.js'
 import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
 import { ConfigError, SessionError, StoreError } from './errors.js'
+import { csrfToken, verifyCsrf } from './csrf.js'
 import { Events, sessionId, type SessionManagerEvents } from './events.js'
 import { type CommitResult, Lifecycle } from './lifecycle.js'
 import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
 import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
-import { canIterate, canWatchExpiry, hasUserIndex, type Store, storeName } from './store.js'
+import { canIterate, canWatchExpiry, hasUserIndex, isSealing, isVersioned, type Store, storeName } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
@@ -90,8 +91,14 @@ export class SessionManager<
     if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
       throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
     }
-    if (this.config.singleSession && !hasUserIndex(this.store)) {
-      throw new ConfigError(`invalid SessionManager options: option singleSession: ${this.#life.name} has no user index`)
+    if (this.config.maxSessionsPerUser !== undefined) {
+      const option = this.config.singleSession ? 'singleSession' : 'maxSessionsPerUser'
+      if (!hasUserIndex(this.store)) {
+        throw new ConfigError(`invalid SessionManager options: option ${option}: ${this.#life.name} has no user index`)
+      }
+      if (this.config.onSessionLimit === 'refuse' && !isVersioned(this.store)) {
+        throw new ConfigError(`invalid SessionManager options: option onSessionLimit: 'refuse' needs a versioned store; ${this.#life.name} has none`)
+      }
     }
     this.#users = new Users(this.#life)
     this.#life.afterSave = (session, key) => this.#users.afterSave(session, key)
@@ -235,6 +242,19 @@ export class SessionManager<
     this.#state(ctx).setDeadline(deadline.getTime())
   }
 
+  /**
+   * The session's CSRF token: made and stored on first use, new after `renewToken`
+   * or `login` (lib/csrf.ts). Put it in forms (`_csrf`) or an `x-csrf-token` header.
+   */
+  csrfToken(ctx: SessionContext): string {
+    return csrfToken(this.#state(ctx), () => this.token(ctx), isSealing(this.store))
+  }
+
+  /** True when `token` is the session's current CSRF token (constant-time compare). */
+  verifyCsrf(ctx: SessionContext, token: unknown): boolean {
+    return verifyCsrf(this.#state(ctx), token, isSealing(this.store))
+  }
+
   // ---- lifecycle without HTTP -----------------------------------------------
 
   /**
@@ -309,7 +329,10 @@ export class SessionManager<
   /**
    * Log a user in: renew the token (fixation defence), bind the session to `userId`
    * and add it to the user's index at commit. `meta` (user agent, IP, …) is listed
-   * by `sessionsOf`. With `singleSession`, the user's other sessions are evicted.
+   * by `sessionsOf`. With `maxSessionsPerUser` (or `singleSession`), the user's oldest
+   * sessions are evicted at commit, or with `onSessionLimit: 'refuse'` the login is
+   * refused: this throws `SessionLimitError` when the places are already taken (and
+   * the commit does, when racing logins took them meanwhile).
    *
    * @example
    * ```ts
@@ -321,6 +344,7 @@ export class SessionManager<
       throw new SessionError('ERR_CONFIG', 'login needs a non-empty string user id')
     }
     const session = this.#state(ctx)
+    await this.#users.admissions.check(userId, session.storeKey)
     this.#life.renew(session)
     session.setUser(userId, meta, this.config.now())
   }

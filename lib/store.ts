@@ -92,6 +92,37 @@ export interface UserIndexStore extends Store {
   removeFromUser(user: string, key: string): Promise<void>
 }
 
+/** What `findMany` returns for a live entry: its data, and version and expiry when the store has them. */
+export interface FoundEntry {
+  data: Uint8Array
+  /** As `findVersioned` would give it (a versioned store gives it). */
+  version?: string | undefined
+  /** The entry's current expiry, when the store knows it. */
+  expiry?: Date | undefined
+}
+
+/**
+ * Batched reads and deletes, for users with many sessions: `sessionsOf` reads all of a
+ * user's sessions with one `findMany`, and `revokeUser` (or a session limit) deletes
+ * them with one `deleteMany`, each a bounded number of round trips however many keys
+ * there are (the store splits them into chunks it can send at once). Without it the
+ * manager falls back to `find` and `delete` per key.
+ */
+export interface BatchStore extends Store {
+  /**
+   * The entries under `keys`, in the same order: `undefined` where a key is missing or
+   * expired (exactly what `findVersioned`, or `find`, would answer for it). Any number
+   * of keys, duplicates included; an empty list costs nothing.
+   */
+  findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>>
+  /**
+   * Delete every key of `keys` (missing ones are not an error). With `user` (a store
+   * with a user index), they are also forgotten in that user's index, as
+   * `removeFromUser` would do for each. Any number of keys; an empty list costs nothing.
+   */
+  deleteMany(keys: readonly string[], user?: string): Promise<void>
+}
+
 /**
  * A store whose "token" is the sealed session itself (the cookie store): nothing is
  * kept server-side. The manager seals on commit and opens on load instead of calling
@@ -131,6 +162,12 @@ export function hasUserIndex(store: Store): store is UserIndexStore {
     typeof s.listUser === 'function' &&
     typeof s.removeFromUser === 'function'
   )
+}
+
+/** True when `store` implements `findMany` and `deleteMany`. */
+export function canBatch(store: Store): store is BatchStore {
+  const s = store as Partial<BatchStore>
+  return typeof s.findMany === 'function' && typeof s.deleteMany === 'function'
 }
 
 /** True when `store` can list its entries (`all`). */

@@ -1,8 +1,12 @@
 import { SessionError } from './errors.js'
 import { sessionId } from './events.js'
 import type { Lifecycle } from './lifecycle.js'
-import type { SessionState } from './session.js'
-import { hasUserIndex, type UserIndexStore } from './store.js'
+import { SessionState } from './session.js'
+import { type FoundEntry, canBatch, canTouch, hasUserIndex, type UserIndexStore } from './store.js'
+import { Admissions } from './user-limit.js'
+
+/** Without `findMany`: how many sessions are read at once. */
+const FALLBACK_READS = 32
 
 /** One live session of a user, as `sessionsOf` lists it. Never carries the token. */
 export interface SessionInfo {
@@ -23,11 +27,16 @@ export interface SessionInfo {
 
 /**
  * The user features (gosession's token management): the user index, listing,
- * revocation, single-session and the user-info cache. Internal; the manager exposes
+ * revocation, the session limit (`maxSessionsPerUser`) and the user-info cache. Internal; the manager exposes
  * them.
  */
 export class Users {
-  constructor(readonly life: Lifecycle) {}
+  /** `onSessionLimit: 'refuse'`: who holds the user's places. */
+  readonly admissions: Admissions
+
+  constructor(readonly life: Lifecycle) {
+    this.admissions = new Admissions(this)
+  }
 
   /** The index key of a user: scoped by the manager's prefix. */
   indexKey(userId: string): string {
@@ -68,7 +77,11 @@ export class Users {
     }
     if (session.user !== undefined && (session.userChanged || renewed !== undefined)) {
       await this.life.call('addToUser', store.addToUser(this.indexKey(session.user), key, new Date(session.deadline)))
-      if (this.life.config.singleSession && session.userChanged) await this.#keepNewest(session.user)
+      const max = this.life.config.maxSessionsPerUser
+      if (max !== undefined) {
+        if (this.life.config.onSessionLimit === 'refuse') await this.admissions.admit(session, key, renewed)
+        else if (session.userChanged) await this.#keepNewest(session.user, max)
+      }
     }
     session.loadedUser = session.user
   }
@@ -77,14 +90,69 @@ export class Users {
   async list(userId: string): Promise<Array<{ key: string; session: SessionState }>> {
     const store = this.index()
     const keys = await this.life.call('listUser', store.listUser(this.indexKey(userId)))
+    return (await this.loadMany(keys)).filter(({ session }) => !session.readOnly && session.user === userId)
+  }
+
+  /**
+   * The live sessions under `keys`, in their order: one `findMany` when the store
+   * batches, else `find` per key, {@link FALLBACK_READS} at a time. Nothing is held:
+   * these are read to be listed or judged, never committed.
+   */
+  async loadMany(keys: readonly string[]): Promise<Array<{ key: string; session: SessionState }>> {
+    const store = this.life.store
     const out: Array<{ key: string; session: SessionState }> = []
-    for (const key of keys) {
-      const session = await this.life.loadKey(key)
-      this.life.release(session)
-      if (session.isNew || session.readOnly || session.user !== userId) continue
-      out.push({ key, session })
+    if (canBatch(store)) {
+      const entries = keys.length === 0 ? [] : await this.life.call('findMany', store.findMany(keys))
+      keys.forEach((key, i) => {
+        const session = this.#fromEntry(key, entries[i])
+        if (session !== undefined) out.push({ key, session })
+      })
+      return out
+    }
+    for (let i = 0; i < keys.length; i += FALLBACK_READS) {
+      const chunk = keys.slice(i, i + FALLBACK_READS)
+      const sessions = await Promise.all(chunk.map((key) => this.life.loadKey(key)))
+      sessions.forEach((session, j) => {
+        this.life.release(session)
+        if (!session.isNew) out.push({ key: chunk[j] as string, session })
+      })
     }
     return out
+  }
+
+  /** What `Lifecycle.loadKey` makes of a stored entry, without holding the key. */
+  #fromEntry(key: string, entry: FoundEntry | undefined): SessionState | undefined {
+    if (entry === undefined) return undefined
+    const record = this.life.decode(key, entry.data)
+    const now = this.life.config.now()
+    // As in loadKey: a store that can touch moves the expiry without rewriting the record.
+    const expiry = entry.expiry?.getTime() ?? (canTouch(this.life.store) ? undefined : record?.expiry)
+    if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) return undefined
+    const session = new SessionState(record)
+    session.storeKey = key
+    session.version = entry.version
+    if (expiry !== undefined) session.expiry = expiry
+    return session
+  }
+
+  /**
+   * Delete sessions of a user and forget them in the user's index: one `deleteMany`
+   * when the store batches, else `delete` and `removeFromUser` per key.
+   */
+  async drop(userId: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    const store = this.index()
+    const index = this.indexKey(userId)
+    if (canBatch(store)) {
+      await this.life.call('deleteMany', store.deleteMany(keys, index))
+      // What remove() tells this process's in-flight commits of each key: it is gone.
+      for (const key of keys) this.life.chain.settle(key, undefined, null)
+      return
+    }
+    for (const key of keys) {
+      await this.life.remove(key)
+      await this.life.call('removeFromUser', store.removeFromUser(index, key))
+    }
   }
 
   async sessionsOf(userId: string): Promise<SessionInfo[]> {
@@ -103,18 +171,13 @@ export class Users {
   async revoke(userId: string, drop: (key: string) => boolean, reason: 'revokeUser' | 'revokeSession'): Promise<number> {
     const store = this.index()
     const keys = await this.life.call('listUser', store.listUser(this.indexKey(userId)))
-    let count = 0
-    for (const key of keys) {
-      if (!drop(key)) continue
-      await this.life.remove(key)
-      await this.life.call('removeFromUser', store.removeFromUser(this.indexKey(userId), key))
-      count++
-    }
-    this.#revoked(userId, count, reason)
-    return count
+    const chosen = keys.filter(drop)
+    await this.drop(userId, chosen)
+    this.#revoked(userId, chosen.length, reason)
+    return chosen.length
   }
 
-  #revoked(userId: string, count: number, reason: 'revokeUser' | 'revokeSession' | 'singleSession'): void {
+  #revoked(userId: string, count: number, reason: 'revokeUser' | 'revokeSession' | 'sessionLimit'): void {
     const events = this.life.bus
     if (count > 0 && events.wants('revoked')) events.emit('revoked', { store: this.life.name, userId, count, reason })
   }
@@ -128,31 +191,25 @@ export class Users {
   }
 
   /**
-   * singleSession: of the user's sessions this process sees after its own commit,
-   * keep only the newest login. Two racing processes: the later lister sees both and
-   * keeps the newest; the earlier one saw only its own (or also both) and deletes at
-   * most what it saw — so exactly one session survives.
+   * evictOldest: of the user's sessions this process sees after its own commit, keep
+   * the `max` newest logins (by login time, then key: one total order every process
+   * shares). Racing processes: a session one deletes is behind `max` others it saw,
+   * so behind them in the full set too; the last to list sees every racer's commit.
+   * So exactly the `max` newest survive, whichever order the processes run in.
    */
-  async #keepNewest(userId: string): Promise<void> {
+  async #keepNewest(userId: string, max: number): Promise<void> {
     const all = await this.list(userId)
-    const rank = (e: { key: string; session: SessionState }) => [e.session.login ?? 0, e.key] as const
-    const newest = all.reduce<(typeof all)[number] | undefined>((best, e) => {
-      if (best === undefined) return e
-      const [a, ak] = rank(e)
-      const [b, bk] = rank(best)
-      return a > b || (a === b && ak > bk) ? e : best
-    }, undefined)
+    if (all.length <= max) return
+    const newestFirst = all.sort((x, y) => {
+      const a = x.session.login ?? 0
+      const b = y.session.login ?? 0
+      return a !== b ? b - a : x.key < y.key ? 1 : x.key > y.key ? -1 : 0
+    })
     // Delete only what this process saw: a session added after our listing is newer
     // than ours and is the other process's to judge.
-    const store = this.index()
-    let count = 0
-    for (const { key } of all) {
-      if (key === newest?.key) continue
-      await this.life.remove(key)
-      await this.life.call('removeFromUser', store.removeFromUser(this.indexKey(userId), key))
-      count++
-    }
-    this.#revoked(userId, count, 'singleSession')
+    const evicted = newestFirst.slice(max).map((e) => e.key)
+    await this.drop(userId, evicted)
+    this.#revoked(userId, evicted.length, 'sessionLimit')
   }
 
   /** `manager.user(ctx)`: cached info, loaded once when missing or stale. */

@@ -7,6 +7,9 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ConfigError, type Session, SessionManager } from '../lib/index.js'
 import { type Hold, holdResponse } from '../lib/node/hold.js'
 import { applyHeaders, brokenResponse, endOnClose, requestInfo, withSession } from '../lib/node/serve.js'
+import { expressCompat, type SessionMiddlewareOptions } from './express-compat.js'
+
+export { csrfGuard, type CsrfGuardOptions, type SessionMiddlewareOptions } from './express-compat.js'
 
 /** Where a request keeps its response hold, for {@link sessionErrors}. */
 const HOLD = Symbol('session-manager express hold')
@@ -50,12 +53,13 @@ function check(manager: unknown, factory: string): asserts manager is SessionMan
  * app.listen(3000)
  * ```
  */
-export function sessionMiddleware(manager: SessionManager): RequestHandler {
+export function sessionMiddleware(manager: SessionManager, options: SessionMiddlewareOptions = {}): RequestHandler {
   check(manager, 'sessionMiddleware')
   return function session(req: Request, res: Response, next: NextFunction): void {
     const start = (session: Session, loaded: boolean) => {
+      const compat = expressCompat(manager, req, res, options)
       ;(req as Held)[HOLD] = holdResponse(res, {
-        end: () => manager.end(session),
+        end: () => (compat.flush?.(), manager.end(session)),
         apply: (headers) => applyHeaders(res, headers),
         failed: (err) => {
           // The held body is gone; what the route set for it must not reach the
@@ -66,7 +70,8 @@ export function sessionMiddleware(manager: SessionManager): RequestHandler {
         broken: (err) => brokenResponse(manager, err, res),
       })
       if (loaded) endOnClose(manager, res, session)
-      next()
+      if (compat.ready === undefined) next()
+      else compat.ready.then(() => next(), next)
     }
     withSession(manager, req, requestInfo(req), start, (err) => next(err))
   }

@@ -7,9 +7,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, mergeSessionHeaders, type Session, type SessionHeaders, SessionManager } from '../lib/index.js'
 import { endOnClose, requestInfo } from '../lib/node/serve.js'
+import { declareCompat, type FastifyCompatOptions, fastifyCompat } from './fastify-compat.js'
+
+export { csrfHook, type CsrfHookOptions, type FastifyCompatOptions } from './fastify-compat.js'
 
 /** Options of {@link sessionPlugin}. */
-export interface SessionPluginOptions {
+export interface SessionPluginOptions extends FastifyCompatOptions {
   /** The manager whose sessions the routes use. */
   manager: SessionManager
 }
@@ -32,6 +35,10 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
     throw new ConfigError('sessionPlugin: option manager: expected a SessionManager')
   }
   const loaded = new WeakMap<FastifyRequest, Session>()
+  // compat / carryOver (middleware/fastify-compat.ts): the flush each request end runs first.
+  const compat = options.compat === true || options.carryOver !== undefined
+  const flushes = new WeakMap<FastifyRequest, () => void>()
+  declareCompat(app, options)
 
   app.addHook('onRequest', async function loadSession(request, reply) {
     // A store failure rejects here and goes to Fastify's error handler.
@@ -44,6 +51,8 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
     } else {
       loaded.set(request, attached)
     }
+    const flush = compat ? await fastifyCompat(manager, request, reply, options) : undefined
+    if (flush !== undefined) flushes.set(request, flush)
   })
 
   app.addHook('onError', async function abortSession(request) {
@@ -57,6 +66,7 @@ async function sessions(app: FastifyInstance, options: SessionPluginOptions): Pr
     if (session === undefined) return payload
     // The end is once per request: a failing commit routes to the error handler,
     // whose reply comes back here and ends with nothing more to do.
+    flushes.get(request)?.()
     const out = manager.end(session)
     const headers = out instanceof Promise ? await out : out
     if (headers.length > 0) setHeaders(reply, headers)

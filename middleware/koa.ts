@@ -71,3 +71,5 @@ export function sessionMiddleware(manager: SessionManager): Middleware {
     if (headers.length > 0) setHeaders(ctx, headers)
   }
 }
+
+export { csrfGuard, type CsrfGuardOptions } from './koa-csrf.js'

@@ -1,6 +1,6 @@
 import type { IKeyValue, IRequestOp, ITxnRequest, ITxnResponse, Namespace } from 'etcd3'
 import { ConfigError } from '../lib/errors.js'
-import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
+import type { BatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
 import {
   MEMBER, SEP, SESSION, newVersion, open, rangeEnd, seal, toKey, versionBytes, versionKey,
   withSidecars,
@@ -14,11 +14,19 @@ export type { EtcdStoreOptions } from './etcd-options.js'
 export type EtcdClient = Pick<Namespace, 'kv' | 'leaseClient' | 'prefix'>
 
 const NUL = Buffer.from([0])
+/**
+ * Operations per batch transaction: under etcd's default `--max-txn-ops` (128). A
+ * server started with a lower limit needs `findMany`/`deleteMany` chunks to match.
+ */
+const TXN_OPS = 100
+const chunks = <T>(items: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
 /**
  * Sessions in etcd (v3 API, through the user's own etcd3 client). Implements the whole
  * contract: versions (a commit is one transaction whose compare guards the session's
- * version sidecar), touch, the user index and a paged `all()`.
+ * version sidecar), touch, the user index, a paged `all()` and batches (transactions
+ * of many reads or deletes).
  *
  * Layout (under the client's namespace): the session key as given holds
  * `[kind][exact expiry][data]`; `key + "\0v"` holds the 8-byte version token; user
@@ -37,7 +45,7 @@ const NUL = Buffer.from([0])
  * const manager = new SessionManager({ store: new EtcdStore(client, { timeout: 2000 }) })
  * ```
  */
-export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore {
+export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore {
   readonly name = 'EtcdStore'
   readonly #client: EtcdClient
   readonly #ns: Buffer
@@ -187,6 +195,39 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore {
 
   async removeFromUser(user: string, key: string): Promise<void> {
     await this.#client.kv.deleteRange({ key: this.#member(user, key) }, this.#call())
+  }
+
+  /**
+   * One transaction of up to 100 range reads (each a session with its version) per
+   * 100 keys, all sent at once: one round trip of latency, ceil(n / 100) RPCs.
+   */
+  async findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>> {
+    const unique = [...new Set(keys)]
+    const found = new Map<string, FoundEntry>()
+    await Promise.all(
+      chunks(unique, TXN_OPS).map(async (chunk) => {
+        const ks = chunk.map((key) => toKey(this.#ns, key))
+        const res = await this.#client.kv.txn({ success: ks.map((k) => ({ request_range: withSidecars(k) })) }, this.#call())
+        chunk.forEach((key, i) => {
+          const entry = this.#live(res.responses[i]?.response_range.kvs ?? [], ks[i] as Buffer)
+          if (entry !== undefined) found.set(key, { data: entry.data, version: entry.version, expiry: new Date(entry.expiry) })
+        })
+      }),
+    )
+    return keys.map((key) => found.get(key))
+  }
+
+  /**
+   * One transaction per 100 deletes (a session with its version sidecar is one; its
+   * user-index member another), all sent at once.
+   */
+  async deleteMany(keys: readonly string[], user?: string): Promise<void> {
+    const ops: IRequestOp[] = []
+    for (const key of new Set(keys)) {
+      ops.push({ request_delete_range: withSidecars(toKey(this.#ns, key)) })
+      if (user !== undefined) ops.push({ request_delete_range: { key: this.#member(user, key) } })
+    }
+    await Promise.all(chunks(ops, TXN_OPS).map((success) => this.#client.kv.txn({ success }, this.#call())))
   }
 
   /** Forgets the cached lease IDs. The leases are left to expire (revoking would delete sessions). */

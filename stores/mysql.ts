@@ -1,6 +1,6 @@
 import { secureRandom } from '../lib/token.js'
 import { ConfigError } from '../lib/errors.js'
-import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
+import type { BatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
 import { CleanupTimer, cleanupLockName, cleanupPass, type CleanupResult } from './mysql-cleanup.js'
 import { errorCode, isTransient, matchedRows, MySQLClient, type MySQLDatabase } from './mysql-client.js'
 import { validateOptions, type MySQLStoreOptions } from './mysql-options.js'
@@ -16,12 +16,17 @@ export { createTableSql } from './mysql-schema.js'
 const newVersion = () => Number(secureRandom(8).readBigUInt64BE() >> 11n)
 const bytes = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 const noop = () => {}
+/** Ids per `IN (…)` list of `findMany` / `deleteMany`: one statement each. */
+const IN_LIST = 1000
+const chunks = <T>(items: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ')
 
 /**
  * Sessions in a MySQL or MariaDB table, through the user's mysql2 `Pool` or
  * `PoolCluster` (promise or callback flavour; the store never ends it). Implements the
  * whole contract: versions (a version column), touch, the user index (an indexed user
- * column) and `all()` (keyset pages). Each read is one query and a matching commit one
+ * column), `all()` (keyset pages) and batches (`IN (…)` lists). Each read is one query and a matching commit one
  * statement; expired rows are deleted in batches by at most one process at a time.
  *
  * The table is checked (or created, with `createTable`) at startup: await `ready`, or
@@ -35,7 +40,7 @@ const noop = () => {}
  * const manager = new SessionManager({ store })
  * ```
  */
-export class MySQLStore implements VersionedStore, TouchStore, UserIndexStore {
+export class MySQLStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore {
   readonly name = 'MySQLStore'
   readonly #client: MySQLClient
   readonly #table: string
@@ -191,6 +196,34 @@ export class MySQLStore implements VersionedStore, TouchStore, UserIndexStore {
 
   async removeFromUser(user: string, key: string): Promise<void> {
     await this.#write(`UPDATE ${this.#table} SET user_id = NULL WHERE id = ? AND user_id = ?`, [key, user])
+  }
+
+  /** One `SELECT … WHERE id IN (…)` per 1,000 keys, sent at once (over the pool's connections). */
+  async findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>> {
+    const found = new Map<string, FoundEntry>()
+    const now = this.#now()
+    await Promise.all(
+      chunks([...new Set(keys)], IN_LIST).map(async (ids) => {
+        const rows = (await this.#read(
+          `SELECT id, data, CAST(version AS CHAR) AS version, expiry FROM ${this.#table} WHERE id IN (${marks(ids.length)}) AND expiry > ?`,
+          [...ids, now],
+        )) as { id: string; data: Buffer; version: string; expiry: number | string }[]
+        for (const row of rows) {
+          found.set(row.id, { data: row.data, version: String(row.version), expiry: new Date(Number(row.expiry)) })
+        }
+      }),
+    )
+    return keys.map((key) => found.get(key))
+  }
+
+  /**
+   * One `DELETE … WHERE id IN (…)` per 1,000 keys, one after the other. The user index
+   * is the row's own column, so `user` needs no statement of its own.
+   */
+  async deleteMany(keys: readonly string[], _user?: string): Promise<void> {
+    for (const ids of chunks([...new Set(keys)], IN_LIST)) {
+      await this.#write(`DELETE FROM ${this.#table} WHERE id IN (${marks(ids.length)})`, ids)
+    }
   }
 
   /**

@@ -7,7 +7,7 @@
 import type { Pool, PoolClient, QueryResult } from 'pg'
 
 /** A parameter the store passes to a statement. */
-export type SqlValue = string | number | Buffer | null
+export type SqlValue = string | number | Buffer | null | readonly string[]
 
 /** Runs one statement on one connection. */
 export type Runner = (text: string, values?: SqlValue[]) => Promise<QueryResult>

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg'
 import { ConfigError, StoreError, TooLargeError } from '../lib/errors.js'
 import { secureRandom } from '../lib/token.js'
-import type { TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
+import type { BatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
 import { CleanupTimer, cleanupPass, type CleanupResult } from './postgres-cleanup.js'
 import { PostgresClient, type SqlValue } from './postgres-client.js'
 import { validateOptions, type PostgresStoreOptions } from './postgres-options.js'
@@ -39,7 +39,10 @@ const badText = (s: string) => s.includes('\0') || Buffer.byteLength(s) > MAX_KE
  * const manager = new SessionManager({ store })
  * ```
  */
-export class PostgresStore implements VersionedStore, TouchStore, UserIndexStore {
+/** Keys per batched statement (findMany, deleteMany). */
+const BATCH = 1000
+
+export class PostgresStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore {
   readonly name = 'PostgresStore'
   readonly #client: PostgresClient
   readonly #table: ReturnType<typeof tableName>
@@ -102,6 +105,32 @@ export class PostgresStore implements VersionedStore, TouchStore, UserIndexStore
     const rows = await this.#run(`SELECT data, version, expiry FROM ${this.#table.sql} WHERE id = $1 AND expiry > $2`, [key, this.#o.now()])
     const row = rows[0] as { data: Buffer; version: string; expiry: string } | undefined
     return row && { data: row.data, version: String(row.version), expiry: new Date(Number(row.expiry)) }
+  }
+
+  /** The live entries of `keys`, in order: one `= ANY($1)` statement per {@link BATCH} keys. */
+  async findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>> {
+    const found = new Map<string, FoundEntry>()
+    const valid = [...new Set(keys.filter((k) => !badText(k)))]
+    const chunks = []
+    for (let i = 0; i < valid.length; i += BATCH) chunks.push(valid.slice(i, i + BATCH))
+    const now = this.#o.now()
+    const results = await Promise.all(
+      chunks.map((chunk) => this.#run(`SELECT id, data, version, expiry FROM ${this.#table.sql} WHERE id = ANY($1) AND expiry > $2`, [chunk, now])),
+    )
+    for (const rows of results) {
+      for (const row of rows as Array<{ id: string; data: Buffer; version: string; expiry: string }>) {
+        found.set(row.id, { data: row.data, version: String(row.version), expiry: new Date(Number(row.expiry)) })
+      }
+    }
+    return keys.map((k) => found.get(k))
+  }
+
+  /** Delete `keys` (the user index is a column of the row: it goes with it), {@link BATCH} per statement. */
+  async deleteMany(keys: readonly string[], _user?: string): Promise<void> {
+    const valid = [...new Set(keys.filter((k) => !badText(k)))]
+    for (let i = 0; i < valid.length; i += BATCH) {
+      await this.#run(`DELETE FROM ${this.#table.sql} WHERE id = ANY($1)`, [valid.slice(i, i + BATCH)])
+    }
   }
 
   async commit(key: string, data: Uint8Array, expiry: Date): Promise<void> {

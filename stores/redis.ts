@@ -1,8 +1,10 @@
 import { secureRandom } from '../lib/token.js'
-import type { Cluster, Redis } from 'ioredis'
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { ConfigError } from '../lib/errors.js'
 import type {
   ExpiryWatchStore,
+  BatchStore,
+  FoundEntry,
   TouchStore,
   UserIndexStore,
   WatchExpiryOptions,
@@ -10,6 +12,7 @@ import type {
   VersionedStore,
 } from '../lib/store.js'
 import { watchRedisExpiry } from './redis-expiry.js'
+import { BATCH, pipelined, slotChunks } from './redis-batch.js'
 import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
 
 export type { RedisClient } from './redis-scripts.js'
@@ -61,7 +64,8 @@ const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
 /**
  * Sessions in Redis through the user's own ioredis client: a standalone `Redis`, a
  * Sentinel-configured `Redis` (`new Redis({ sentinels, name })`) or a `Cluster`.
- * Implements the whole contract: versions, touch, the user index and `all()`.
+ * Implements the whole contract: versions, touch, the user index, `all()` and batches
+ * (`findMany`/`deleteMany`, see redis-batch.ts).
  *
  * Each entry is one string, a 16-byte header (version, expiry) and the data, that
  * expires by PEXPIREAT, so Redis drops expired sessions itself. Every operation is
@@ -81,7 +85,7 @@ const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
  * const sessions = new SessionManager({ store: new RedisStore(client, { prefix: 'myapp:' }) })
  * ```
  */
-export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, ExpiryWatchStore {
+export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore, ExpiryWatchStore {
   readonly name = 'RedisStore'
   readonly #client: RedisClient
   readonly #sessions: string
@@ -188,6 +192,50 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, E
 
   async removeFromUser(user: string, key: string): Promise<void> {
     await this.#client.zrem(this.#users + user, key)
+  }
+
+  /**
+   * MGET of up to 500 keys per command (per slot on a Cluster), one pipeline per node,
+   * all sent at once: one round trip on a single server, one per primary on a Cluster.
+   */
+  async findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>> {
+    const full = keys.map((k) => this.#sessions + k)
+    const chunks = slotChunks(this.#client, [...new Set(full)])
+    const replies = await pipelined(
+      this.#client,
+      chunks.map((chunk) => ({ key: chunk[0] as string, add: (p) => p.mgetBuffer(...chunk) })),
+    )
+    const values = new Map<string, Buffer | null>()
+    chunks.forEach((chunk, i) => {
+      const reply = replies[i] as Array<Buffer | null>
+      chunk.forEach((k, j) => values.set(k, reply[j] ?? null))
+    })
+    return full.map((k) => {
+      const entry = parse(values.get(k) ?? null)
+      return entry && { data: entry.data, version: entry.version.toString('hex'), expiry: new Date(entry.expiry) }
+    })
+  }
+
+  /**
+   * UNLINK of up to 500 keys per command (per slot on a Cluster) and, with `user`,
+   * ZREM of them from the user index, in one pipeline per node sent at once (each
+   * followed by WAIT with `waitReplicas`).
+   */
+  async deleteMany(keys: readonly string[], user?: string): Promise<void> {
+    const unique = [...new Set(keys)]
+    if (unique.length === 0) return
+    const commands = slotChunks(this.#client, unique.map((k) => this.#sessions + k)).map((chunk) => ({
+      key: chunk[0] as string,
+      add: (p: ChainableCommander) => p.unlink(...chunk),
+    }))
+    if (user !== undefined) {
+      const index = this.#users + user
+      for (let i = 0; i < unique.length; i += BATCH) {
+        const members = unique.slice(i, i + BATCH)
+        commands.push({ key: index, add: (p) => p.zrem(index, ...members) })
+      }
+    }
+    await pipelined(this.#client, commands, this.#wait)
   }
 
   /**

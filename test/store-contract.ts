@@ -15,7 +15,9 @@
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
 import { SessionManager } from '../lib/manager.js'
+import { usersContract } from './store-contract-users.js'
 import {
+  canBatch,
   canIterate,
   canTouch,
   hasUserIndex,
@@ -34,7 +36,7 @@ export interface ContractOptions {
    * Capabilities the store must have. Stores in stores/ implement all of them; a
    * third-party store can opt out of some. Default: all.
    */
-  require?: Partial<Record<'versions' | 'touch' | 'userIndex' | 'all', boolean>>
+  require?: Partial<Record<'versions' | 'touch' | 'userIndex' | 'all' | 'batch', boolean>>
   /** Largest value the store must accept, in bytes. Default 1 MiB. */
   largeValue?: number
   /** How long to wait for a short expiry to pass, in ms. Default 1200. */
@@ -48,7 +50,7 @@ const later = (ms: number) => new Date(Date.now() + ms)
 
 /** Register the conformance suite on `t`. */
 export function storeContract(t: Test, options: ContractOptions): void {
-  const need = { versions: true, touch: true, userIndex: true, all: true, ...options.require }
+  const need = { versions: true, touch: true, userIndex: true, all: true, batch: true, ...options.require }
   const large = options.largeValue ?? 1024 * 1024
   const wait = options.expiryWait ?? 1200
   let store: Store
@@ -70,6 +72,7 @@ export function storeContract(t: Test, options: ContractOptions): void {
     if (need.touch) t.ok(canTouch(store), 'touch')
     if (need.userIndex) t.ok(hasUserIndex(store), 'addToUser + listUser + removeFromUser')
     if (need.all) t.ok(canIterate(store), 'all')
+    if (need.batch) t.ok(canBatch(store), 'findMany + deleteMany')
   })
 
   t.test(`${options.name}.find returns undefined for a missing key`, async (t) => {
@@ -322,4 +325,6 @@ export function storeContract(t: Test, options: ContractOptions): void {
     t.equal(alive.length, 1, 'singleSession: of two racing logins exactly one survives')
     t.equal((await racers[1]?.sessionsOf('cy'))?.length, 1)
   })
+
+  usersContract(t, { name: options.name, store: () => store, prefix: () => prefix, wait })
 }

@@ -132,6 +132,42 @@ t.test('singleSession holds when logins race (two managers, one store, real late
   }
 })
 
+t.test('maxSessionsPerUser evictOldest over HTTP: the third login evicts the first', async (t) => {
+  const { manager, client } = await app(t, { maxSessionsPerUser: 2 })
+  const [a, b, c] = [client('a'), client('b'), client('c')]
+  for (const browser of [a, b, c]) await browser.get('/login?user=ivy')
+  t.equal(JSON.parse((await a.get('/')).body).user, null, 'the oldest login is gone')
+  t.equal(JSON.parse((await b.get('/')).body).user, 'ivy')
+  t.equal(JSON.parse((await c.get('/')).body).user, 'ivy')
+  t.same((await manager.sessionsOf('ivy')).map((s) => s.meta.userAgent).sort(), ['b', 'c'])
+})
+
+t.test('maxSessionsPerUser refuse over HTTP: a login over the limit is answered by the app, the session untouched', async (t) => {
+  const { SessionLimitError } = await import('../lib/index.js')
+  const { manager, client } = await app(t, {
+    maxSessionsPerUser: 1,
+    onSessionLimit: 'refuse',
+    errorHandler: (err: unknown, _req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(err instanceof SessionLimitError ? 409 : 500).end(err instanceof SessionLimitError ? err.code : '')
+    },
+  })
+  const first = client('first')
+  const second = client('second')
+  t.equal((await first.get('/login?user=jo')).status, 200)
+  await second.get('/put')
+  const before = second.jar.get('session')
+  const refused = await second.get('/login?user=jo')
+  t.equal(refused.status, 409)
+  t.equal(refused.body, 'ERR_SESSION_LIMIT')
+  t.equal(second.jar.get('session'), before, 'no new cookie')
+  const after = JSON.parse((await second.get('/')).body)
+  t.equal(after.user, null, 'still anonymous')
+  t.equal(after.n, 1, 'the session and its data kept')
+  await first.get('/destroy')
+  t.equal((await second.get('/login?user=jo')).status, 200, 'a logout frees the place')
+  t.same((await manager.sessionsOf('jo')).map((s) => s.meta.userAgent), ['second'])
+})
+
 t.test('SessionManager.user caches loadUser info next to the sessions', async (t) => {
   let clock = Date.now()
   const loads: string[] = []

@@ -52,3 +52,32 @@ t.test('tokens: 256 bits, base64url, shape-checked, hashed', async (t) => {
   t.equal(hashToken(token).length, 43)
   t.not(hashToken(token), token)
 })
+
+t.test('new SessionManager validates maxSessionsPerUser, onSessionLimit and the singleSession alias', async (t) => {
+  const { CookieStore } = await import('../../stores/cookie.js')
+  const { randomBytes } = await import('node:crypto')
+  const plain = { find: async () => undefined, commit: async () => {}, delete: async () => {} }
+  const indexOnly = { ...plain, addToUser: async () => {}, listUser: async () => [], removeFromUser: async () => {} }
+  const cases: Array<[unknown, RegExp]> = [
+    [{ maxSessionsPerUser: 0 }, /option maxSessionsPerUser: expected a whole number >= 1/],
+    [{ maxSessionsPerUser: 2.5 }, /option maxSessionsPerUser: expected a whole number >= 1/],
+    [{ maxSessionsPerUser: '3' }, /option maxSessionsPerUser: expected a whole number >= 1/],
+    [{ maxSessionsPerUser: Number.POSITIVE_INFINITY }, /option maxSessionsPerUser/],
+    [{ maxSessionsPerUser: 3, onSessionLimit: 'deny' }, /option onSessionLimit: expected 'evictOldest' or 'refuse'/],
+    [{ onSessionLimit: 'refuse' }, /option onSessionLimit: needs maxSessionsPerUser/],
+    [{ singleSession: true, maxSessionsPerUser: 3 }, /option singleSession: means maxSessionsPerUser 1, but maxSessionsPerUser is 3/],
+    [{ singleSession: 'yes' }, /option singleSession: expected a boolean/],
+    [{ store: plain, maxSessionsPerUser: 2 }, /option maxSessionsPerUser: .* has no user index/],
+    [{ store: plain, singleSession: true }, /option singleSession: .* has no user index/],
+    [{ store: indexOnly, maxSessionsPerUser: 2, onSessionLimit: 'refuse' }, /option onSessionLimit: 'refuse' needs a versioned store/],
+    [{ store: new CookieStore({ keys: [randomBytes(32)] }), maxSessionsPerUser: 1 }, /option maxSessionsPerUser: .* has no user index/],
+  ]
+  for (const [options, message] of cases) {
+    t.throws(() => new SessionManager(options as never), { code: 'ERR_CONFIG', name: 'ConfigError', message }, JSON.stringify(options))
+  }
+  t.equal(new SessionManager({ singleSession: true }).config.maxSessionsPerUser, 1, 'singleSession is maxSessionsPerUser 1')
+  t.equal(new SessionManager({ singleSession: true }).config.onSessionLimit, 'evictOldest')
+  t.equal(new SessionManager({ singleSession: true, maxSessionsPerUser: 1, onSessionLimit: 'refuse' }).config.onSessionLimit, 'refuse')
+  t.equal(new SessionManager({ store: indexOnly, maxSessionsPerUser: 4 }).config.maxSessionsPerUser, 4, 'evictOldest needs no versions')
+  t.equal(new SessionManager().config.maxSessionsPerUser, undefined, 'no limit by default')
+})

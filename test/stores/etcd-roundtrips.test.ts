@@ -84,4 +84,28 @@ if (await reachable(t, `etcd at ${url}`, () => client.get('probe').string())) {
     // 25 sessions + 25 version sidecars = 50 keys in pages of 10.
     t.same(ranges, Array(5).fill('KV.range'), '5 range requests of 10 keys')
   })
+
+  t.test('SessionManager over EtcdStore: a user with 1,000 sessions', async (t) => {
+    const { SessionManager } = await import('../../lib/index.js')
+    const manager = new SessionManager({ store, prefix: key('many:'), logger: { warn() {}, error() {} } })
+    for (let i = 0; i < 1000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const s = await manager.load(undefined)
+          await manager.login(s, 'many')
+          await manager.commit(s)
+        }),
+      )
+    }
+    let listed = 0
+    const listing = await count(async () => (listed = (await manager.sessionsOf('many')).length))
+    t.equal(listed, 1000)
+    // The 10 transactions go out at once: two round trips of latency.
+    t.same(listing, ['KV.range', ...Array(10).fill('KV.txn')], 'sessionsOf: one Range, then 10 Txns of 100 reads sent together')
+    let revoked = 0
+    const revoking = await count(async () => (revoked = await manager.revokeUser('many')))
+    t.equal(revoked, 1000)
+    t.same(revoking, ['KV.range', ...Array(20).fill('KV.txn')], 'revokeUser: one Range, then 20 Txns of 100 deletes sent together')
+    t.same(await manager.sessionsOf('many'), [])
+  })
 }

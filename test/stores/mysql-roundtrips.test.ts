@@ -86,3 +86,20 @@ t.test('MySQLStore statement kinds, from Com_* counters', async (t) => {
     'a versioned commit is one UPDATE, no SELECT first',
   )
 })
+
+t.test('SessionManager over MySQLStore: a user with 1,000 sessions', async (t) => {
+  const { SessionManager } = await import('../../lib/index.js')
+  const manager = new SessionManager({ store, prefix: 'rt-many:', logger: { warn() {}, error() {} } })
+  for (let i = 0; i < 1000; i++) {
+    const s = await manager.load(undefined)
+    await manager.login(s, 'many')
+    await manager.commit(s)
+  }
+  let listed = 0
+  t.equal(await count(async () => (listed = (await manager.sessionsOf('many')).length)), 2, 'sessionsOf: listUser and one IN (…) SELECT')
+  t.equal(listed, 1000)
+  let revoked = 0
+  t.equal(await count(async () => (revoked = await manager.revokeUser('many'))), 2, 'revokeUser: listUser and one IN (…) DELETE')
+  t.equal(revoked, 1000)
+  t.same(await manager.sessionsOf('many'), [])
+})

@@ -57,3 +57,31 @@ t.test('RedisStore(Cluster) with waitReplicas: WAIT goes to the owner of the key
   const greedy = new RedisStore(cluster, { prefix, waitReplicas: 2, waitTimeout: 200 })
   await t.rejects(greedy.commit('w:greedy', Buffer.from('x'), later()), /1 of 2 replica/, 'more replicas than exist: rejects')
 })
+
+t.test('RedisStore(Cluster) batches: one pipeline per primary, slots as Redis computes them', async (t) => {
+  const { keySlot } = await import('../../stores/redis-batch.js')
+  // CLUSTER KEYSLOT is the server's own answer; hash tags included.
+  for (const k of ['plain', '{user1000}.following', 'foo{}{bar}', 'foo{{bar}}zap', 'foo{bar}{zap}', 'é{ü}', '{', '}{']) {
+    t.equal(keySlot(k), Number(await cluster.cluster('KEYSLOT', k)), `slot of ${k}`)
+  }
+  const store = new RedisStore(cluster, { prefix })
+  const keys = Array.from({ length: 1000 }, (_, i) => `batch:${i}`)
+  for (let i = 0; i < keys.length; i += 200) await Promise.all(keys.slice(i, i + 200).map((k) => store.commit(k, Buffer.from(k), later())))
+  const original = cluster.pipeline.bind(cluster)
+  let pipelines = 0
+  cluster.pipeline = ((...args: Parameters<typeof original>) => {
+    pipelines++
+    return original(...args)
+  }) as typeof cluster.pipeline
+  try {
+    const found = await store.findMany(keys)
+    t.equal(found.filter(Boolean).length, 1000)
+    t.equal(pipelines, 3, 'findMany of 1,000 keys: 3 pipelines, one per primary')
+    pipelines = 0
+    await store.deleteMany(keys, 'batch-user')
+    t.equal(pipelines, 3, 'deleteMany of 1,000 keys and their index members: 3 pipelines')
+  } finally {
+    cluster.pipeline = original
+  }
+  t.equal((await store.findMany(keys)).filter(Boolean).length, 0, 'all deleted')
+})

@@ -90,3 +90,27 @@ t.test('SessionManager over RedisStore: round trips per HTTP request', async (t)
   t.same(await count(() => browser.get('/put')), ['get', 'evalsha'], 'modifying request: a read and one versioned commit')
   t.equal((await browser.get('/')).body, 'n=2')
 })
+
+t.test('SessionManager over RedisStore: a user with 1,000 sessions', async (t) => {
+  const manager = new SessionManager({ store: new RedisStore(client, { prefix }), prefix: 'many:', logger: { warn() {}, error() {} } })
+  for (let i = 0; i < 1000; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const s = await manager.load(undefined)
+        await manager.login(s, 'many')
+        await manager.commit(s)
+      }),
+    )
+  }
+  await manager.sessionsOf('nobody') // the listUser script may not be cached yet (an earlier test flushed it)
+  let listed = 0
+  const listing = await count(async () => (listed = (await manager.sessionsOf('many')).length))
+  t.equal(listed, 1000)
+  // Two round trips: the index, then one pipeline of MGETs of 500 keys.
+  t.same(listing, ['evalsha', 'mget', 'mget'], 'sessionsOf: listUser and 2 MGETs (3 commands, 2 round trips)')
+  let revoked = 0
+  const revoking = await count(async () => (revoked = await manager.revokeUser('many')))
+  t.equal(revoked, 1000)
+  t.same(revoking.sort(), ['evalsha', 'unlink', 'unlink', 'zrem', 'zrem'], 'revokeUser: listUser, then one pipeline of 2 UNLINKs and 2 ZREMs')
+  t.same(await manager.sessionsOf('many'), [])
+})

@@ -71,6 +71,21 @@ const later = () => new Date(Date.now() + 300_000)
 
 storeContract(t, { name: 'RedisStore(Sentinel)', make: () => new RedisStore(client, { prefix }) })
 
+t.test('RedisStore(Sentinel).deleteMany with waitReplicas: WAIT ends the batch, a shortfall rejects', async (t) => {
+  await upSentinel()
+  const keys = Array.from({ length: 600 }, (_, i) => `wait-batch:${i}`)
+  const plain = new RedisStore(client, { prefix })
+  await Promise.all(keys.map((k) => plain.commit(k, Buffer.from(k), later())))
+  await Promise.all(keys.map((k) => plain.addToUser('wait-user', k, later())))
+  const own = quiet(new Redis({ sentinels, name, ...sentinelClientOptions }))
+  t.teardown(() => own.disconnect())
+  await new RedisStore(own, { prefix, waitReplicas: 1, waitTimeout: 2000 }).deleteMany(keys.slice(0, 300), 'wait-user')
+  t.equal((await plain.findMany(keys)).filter(Boolean).length, 300, 'acknowledged by the replica: deleted')
+  t.equal((await plain.listUser('wait-user')).length, 300)
+  const greedy = new RedisStore(own, { prefix, waitReplicas: 5, waitTimeout: 100 })
+  await t.rejects(greedy.deleteMany(keys.slice(300), 'wait-user'), /WAIT: \d of 5 replica/, 'fewer replicas than asked: rejects')
+})
+
 t.test('RedisStore(Sentinel) survives a SIGKILLed primary without losing acknowledged writes', async (t) => {
   await upSentinel() // an earlier run may have left the killed node still rejoining
   const safe = new RedisStore(client, { prefix, waitReplicas: 1, waitTimeout: 1000 })
