@@ -206,3 +206,14 @@ t.test('SessionManager events: with hashTokenInStore false, no payload holds the
   t.match(token, /^[A-Za-z0-9_-]{43}$/)
   for (const tk of [before, token]) t.notOk(JSON.stringify(payloads).includes(tk.slice(0, 16)), 'no token, not even a part of one')
 })
+
+t.test('SessionManager events: revoked with reason sessionLimit when a singleSession login evicts', async (t) => {
+  const { manager, url } = await app(t, { singleSession: true })
+  const revoked: unknown[] = []
+  manager.on('revoked', (e) => revoked.push(e))
+  await new Client(url).get('/login?u=carol')
+  t.same(revoked, [], 'the first login evicts nobody (no event for zero)')
+  await new Client(url).get('/login?u=carol')
+  t.match(revoked, [{ userId: 'carol', count: 1, reason: 'sessionLimit' }])
+  t.equal(revoked.length, 1)
+})
