@@ -9,7 +9,24 @@ export type {
   ErrorHandler,
   ResolvedConfig,
 } from './config.js'
-export type { CommitResult, CorruptEvent } from './lifecycle.js'
+export type { CommitResult } from './lifecycle.js'
+export {
+  type CreatedEvent,
+  type CommittedEvent,
+  type RenewedEvent,
+  type DestroyedEvent,
+  type RevokedEvent,
+  type LoggedInEvent,
+  type ExpiredEvent,
+  type ConflictEvent,
+  type CorruptEvent,
+  type SessionEventName,
+  type StoreCallContext,
+  type CommitContext,
+  eventChannels,
+  storeChannel,
+  commitChannel,
+} from './events.js'
 export type { NodeHandler, NodeListener } from './node/serve.js'
 export {
   type Store,
@@ -24,6 +41,9 @@ export {
   isVersioned,
   canTouch,
   hasUserIndex,
+  canWatchExpiry,
+  type ExpiryWatchStore,
+  type WatchExpiryOptions,
   canIterate,
   canBatch,
   storeName,

@@ -10,6 +10,7 @@ import type { SessionRecord } from './codec.js'
 import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
+import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
 import { SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
@@ -18,8 +19,8 @@ import { type CommitResult, NO_HEADERS, type RequestInfo, type SessionHeaders, s
 
 export type { CommitResult }
 
-/** A stored session was undecodable (or failed the schema); the request went on without it. */
-export interface CorruptEvent {
+/** What the lifecycle reports of undecodable stored bytes (the manager turns it into a `corrupt` event). */
+export interface CorruptReport {
   key: string
   error: unknown
 }
@@ -27,7 +28,7 @@ export interface CorruptEvent {
 /** What the lifecycle tells the manager about (it turns them into events and logs). */
 export interface LifecycleEvents {
   /** Stored data could not be decoded. */
-  corrupt(event: CorruptEvent): void
+  corrupt(event: CorruptReport): void
   /** A store failure was absorbed (`onStoreError: 'anonymous'`). */
   storeError(err: StoreError, during: 'load' | 'commit'): void
   /** A change came after the request ended: it cannot be saved. */
@@ -65,6 +66,8 @@ export class Lifecycle {
     readonly config: Readonly<ResolvedConfig>,
     readonly store: Store,
     readonly events: LifecycleEvents,
+    /** The manager's public events and diagnostics channels. */
+    readonly bus: Events,
   ) {
     this.name = storeName(store)
     this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
@@ -137,9 +140,12 @@ export class Lifecycle {
     const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
     if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) {
       this.chain.release(key)
+      if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
       return this.fresh()
     }
     const session = new SessionState(record)
+    // A loaded session has been stored: only one never committed is `created` at commit.
+    session.seen ??= record.created
     session.storeKey = key
     session.heldKey = key
     session.version = entry?.version
@@ -154,8 +160,12 @@ export class Lifecycle {
     const data = await this.call('open', (this.sealing as SealingStore).open(value))
     const record = data && this.decode('(sealed cookie)', data)
     const now = this.config.now()
-    if (record === undefined || record.deadline <= now || record.expiry <= now) return this.fresh()
+    if (record === undefined || record.deadline <= now || record.expiry <= now) {
+      if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(value), source: 'load' })
+      return this.fresh()
+    }
     const session = new SessionState(record)
+    session.seen ??= record.created
     session.token = value
     session.storeKey = value
     return session
@@ -166,12 +176,16 @@ export class Lifecycle {
     const now = this.config.now()
     const expiry = this.#expiry(now, session.deadline)
     const record = session.toRecord(expiry, now)
+    const stats = this.#stats(session)
     const sealed = await this.call('commit', sealing.seal(this.#encode(record), new Date(expiry)))
+    stats.attempts = 1
+    session.seen = now
     const size = this.config.cookie.name.length + 1 + sealed.length
     if (size > SEALED_LIMIT) throw new TooLargeError(size, SEALED_LIMIT, 'sealed session cookie')
     session.token = sealed
     session.storeKey = sealed
     session.expiry = expiry
+    this.#report(session, sealed, stats, undefined)
     if (this.afterSave !== undefined) await this.afterSave(session, sealed)
     return this.#result(session, sealed)
   }
@@ -279,10 +293,12 @@ export class Lifecycle {
   /** Delete the stored session now; the request then expires the cookie. A later put starts afresh. */
   async destroy(session: SessionState): Promise<void> {
     const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
+    const user = session.loadedUser ?? session.user
     for (const key of keys) {
       await this.remove(key)
       if (this.afterDestroy !== undefined) await this.afterDestroy(session, key)
     }
+    if (keys[0] !== undefined && this.bus.wants('destroyed')) this.bus.emit('destroyed', { store: this.name, id: sessionId(keys[0]), userId: user, reason: 'destroy' })
     const now = this.config.now()
     session.reset(now, this.config.lifetime, this.#expiry(now, now + this.config.lifetime))
   }
@@ -304,8 +320,26 @@ export class Lifecycle {
     })
   }
 
-  /** Run a store call with the configured timeout, failures wrapped in StoreError. */
-  async call<T>(operation: string, pending: Promise<T>): Promise<T> {
+  /**
+   * Run a store call with the configured timeout, failures wrapped in StoreError;
+   * inside the `session-manager:store` tracing channel when it has subscribers.
+   */
+  call<T>(operation: string, pending: Promise<T>, attempts = 1): Promise<T> {
+    if (!traced(storeChannel)) return this.#call(operation, pending)
+    const ctx: StoreCallContext = { store: this.name, operation, attempts }
+    return storeChannel.tracePromise(() => this.#call(operation, pending).then(
+      (result) => {
+        ctx.outcome = result === undefined ? 'miss' : result === null ? 'conflict' : 'ok'
+        return result
+      },
+      (err: unknown) => {
+        ctx.outcome = (err as SessionError).code === 'ERR_STORE_TIMEOUT' ? 'timeout' : 'error'
+        throw err
+      },
+    ), ctx)
+  }
+
+  async #call<T>(operation: string, pending: Promise<T>): Promise<T> {
     try {
       return await this.#deadlines.race(pending, () => new StoreError(this.name, operation, { timeout: true }))
     } catch (err) {
@@ -354,7 +388,9 @@ export class Lifecycle {
     if (this.sealing !== undefined) return this.#seal(session, this.sealing)
     const token = this.ensureToken(session)
     const key = session.storeKey as string
-    const saved = await this.chain.run(key, () => this.#write(session, key))
+    const stats = this.#stats(session)
+    if (traced(commitChannel)) stats.id = sessionId(key)
+    const saved = await this.chain.run(key, () => traceCommit(stats, () => this.#write(session, key, stats)))
     if (!saved) {
       // Destroyed (or renewed) elsewhere while this request ran: it stays so. The
       // cookie is left alone: the browser may already hold a newer one.
@@ -366,6 +402,7 @@ export class Lifecycle {
       if (grace === undefined) await this.remove(old)
       else await this.#graceCopy(session, old, grace)
     }
+    this.#report(session, key, stats, old)
     if (this.afterSave !== undefined) await this.afterSave(session, key)
     return this.#result(session, token)
   }
@@ -382,12 +419,14 @@ export class Lifecycle {
   }
 
   /** One commit, rebased and retried on conflict. False when the session is gone. */
-  async #write(session: SessionState, key: string): Promise<boolean> {
+  async #write(session: SessionState, key: string, stats: CommitContext): Promise<boolean> {
     const store = this.store
     for (let attempt = 0; attempt <= this.config.commitRetries; attempt++) {
+      stats.attempts = attempt + 1
       const newer = this.chain.newer(key, session.loadedAt)
       if (newer !== undefined) {
         if (newer.record === null || newer.record.readOnly === true) return false
+        this.#conflict(key, stats, 'rebase')
         session.rebase(newer.record)
         session.version = newer.version
         session.loadedAt = newer.seq
@@ -401,15 +440,16 @@ export class Lifecycle {
         this.#saved(session, key, undefined, record)
         return true
       }
-      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version))
+      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version), attempt + 1)
       if (version !== null) {
         this.#saved(session, key, version, record)
         return true
       }
       // Conflict: another process changed it. Back off a random moment (so two busy
       // processes stop colliding in lockstep), re-read, replay our changes, try again.
+      this.#conflict(key, stats, 'retry')
       await backoff(attempt)
-      const entry = await this.call('find', store.findVersioned(key))
+      const entry = await this.call('find', store.findVersioned(key), attempt + 1)
       if (entry === undefined) return false
       const fresh = this.decode(key, entry.data)
       if (fresh?.readOnly === true) return false
@@ -420,8 +460,37 @@ export class Lifecycle {
     throw new SessionError('ERR_CONFLICT', `session kept changing under ${this.config.commitRetries} retries`)
   }
 
+  /** Per-commit bookkeeping for the events and the commit tracing channel. */
+  #stats(session: SessionState): CommitContext {
+    const created = session.seen === undefined && session.renewedFrom === undefined
+    return { store: this.name, id: '', created, attempts: 0, conflicts: 0, rebased: false }
+  }
+
+  #conflict(key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
+    stats.conflicts++
+    stats.rebased = true
+    if (this.bus.wants('conflict')) this.bus.emit('conflict', { store: this.name, id: sessionId(key), attempt: stats.attempts, kind })
+  }
+
+  /** After a successful save: `committed`, and `created`, `renewed`, `loggedIn` as they apply. */
+  #report(session: SessionState, key: string, stats: CommitContext, old: string | undefined): void {
+    const ev = this.bus
+    const id = () => (stats.id === '' ? (stats.id = sessionId(key)) : stats.id)
+    if (ev.wants('committed')) {
+      ev.emit('committed', { store: this.name, id: id(), created: stats.created, attempts: stats.attempts, conflicts: stats.conflicts, rebased: stats.rebased })
+    }
+    if (stats.created && ev.wants('created')) ev.emit('created', { store: this.name, id: id(), userId: session.user })
+    if (old !== undefined && ev.wants('renewed')) {
+      ev.emit('renewed', { store: this.name, id: id(), previousId: sessionId(old), userId: session.user })
+    }
+    if (session.user !== undefined && session.userChanged && ev.wants('loggedIn')) {
+      ev.emit('loggedIn', { store: this.name, id: id(), userId: session.user })
+    }
+  }
+
   #saved(session: SessionState, key: string, version: string | undefined, record: SessionRecord): void {
     session.version = version
+    session.seen = record.seen
     session.expiry = record.expiry
     this.chain.settle(key, version, { ...record, values: new Map(record.values) })
   }

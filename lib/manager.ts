@@ -10,10 +10,11 @@ import { MemoryStore } from '../stores/memory.js'
 import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
 import { ConfigError, SessionError, StoreError } from './errors.js'
 import { csrfToken, verifyCsrf } from './csrf.js'
-import { type CommitResult, type CorruptEvent, Lifecycle } from './lifecycle.js'
+import { Events, sessionId, type SessionManagerEvents } from './events.js'
+import { type CommitResult, Lifecycle } from './lifecycle.js'
 import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
 import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
-import { canIterate, hasUserIndex, isSealing, isVersioned, type Store } from './store.js'
+import { canIterate, canWatchExpiry, hasUserIndex, isSealing, isVersioned, type Store, storeName } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
@@ -24,11 +25,7 @@ import { type SessionInfo, Users } from './users.js'
  */
 export type SessionContext = object
 
-/** Events of the manager. `corrupt`: undecodable data; `storeError`: a failure that was absorbed. */
-export interface SessionManagerEvents {
-  corrupt: [CorruptEvent]
-  storeError: [StoreError]
-}
+export type { SessionManagerEvents } from './events.js'
 
 type Key<D> = keyof D & string
 
@@ -58,6 +55,7 @@ export class SessionManager<
   readonly store: Store
   readonly #life: Lifecycle
   readonly #users: Users
+  readonly #events: Events
   /**
    * Where this manager keeps a request's session: a property under a symbol of its own
    * on each context object. Cheaper than a WeakMap entry per request (which the GC
@@ -71,13 +69,15 @@ export class SessionManager<
     this.config = resolveConfig(options)
     this.store = this.config.store ?? new MemoryStore()
     const logger = this.config.logger
+    const store = storeName(this.store)
+    this.#events = new Events(this, store, (err) => logger.error('session-manager: an event listener failed', err))
     this.#life = new Lifecycle(this.config, this.store, {
-      corrupt: (event) => {
-        logger.warn('session-manager: undecodable session ignored', event.error)
-        this.emit('corrupt', event)
+      corrupt: ({ key, error }) => {
+        logger.warn('session-manager: undecodable session ignored', error)
+        if (this.#events.wants('corrupt')) this.#events.emit('corrupt', { store, id: sessionId(key), error })
       },
       storeError: (err, during) => {
-        this.emit('storeError', err)
+        this.#events.emit('storeError', err)
         logger.warn(
           during === 'load' ? 'session-manager: store failed, serving without a session' : 'session-manager: store failed, session not saved',
           err,
@@ -87,7 +87,7 @@ export class SessionManager<
         logger.warn(
           'session-manager: the session changed after the response started; the change is not saved (change it before writing the response)',
         ),
-    })
+    }, this.#events)
     if (this.#life.sealing !== undefined && this.config.signingKeys !== undefined) {
       throw new ConfigError('invalid SessionManager options: option signingKeys: not used with a sealing store (the seal already authenticates)')
     }
@@ -283,6 +283,7 @@ export class SessionManager<
     for (const key of other.keys()) session.put(key, other.values.get(key))
     if (other.deadline > session.deadline) session.setDeadline(other.deadline)
     await this.#life.remove(other.storeKey as string)
+    if (this.#events.wants('destroyed')) this.#events.emit('destroyed', { store: this.#life.name, id: sessionId(other.storeKey as string), userId: other.user, reason: 'merge' })
   }
 
   /**
@@ -304,6 +305,23 @@ export class SessionManager<
       await fn(session.session)
       await this.#life.commit(session)
     }
+  }
+
+  /**
+   * Emit `expired` (`source: 'store'`) for sessions of this manager's prefix that the
+   * store expires while nobody requests them. Needs a store with `watchExpiry` (Redis);
+   * resolves to the function that stops watching. Throws `ERR_UNSUPPORTED` otherwise.
+   */
+  async watchExpiry(): Promise<() => Promise<void>> {
+    const store = this.store
+    if (!canWatchExpiry(store)) throw new SessionError('ERR_UNSUPPORTED', `${this.#life.name} cannot report expiry (no watchExpiry())`)
+    const prefix = this.config.prefix
+    const name = this.#life.name
+    return store.watchExpiry(prefix, (key) => {
+      // Session keys only: user indexes and the user-info cache expire too.
+      if (key.length !== prefix.length + TOKEN_LENGTH || key.includes(':', prefix.length)) return
+      if (this.#events.wants('expired')) this.#events.emit('expired', { store: name, id: sessionId(key), source: 'store' })
+    }, { onError: (err) => this.config.logger.warn('session-manager: expiry watch failed', err) })
   }
 
   // ---- users -------------------------------------------------------------------
@@ -353,12 +371,12 @@ export class SessionManager<
    */
   revokeUser(userId: string, options: { except?: SessionContext } = {}): Promise<number> {
     const keep = options.except === undefined ? undefined : this.#state(options.except).storeKey
-    return this.#users.revoke(userId, (key) => key !== keep)
+    return this.#users.revoke(userId, (key) => key !== keep, 'revokeUser')
   }
 
   /** End one listed session of a user; resolves to whether it existed. */
   async revokeSession(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.#users.revoke(userId, (key) => this.#users.sessionId(key) === sessionId)) > 0
+    return (await this.#users.revoke(userId, (key) => this.#users.sessionId(key) === sessionId, 'revokeSession')) > 0
   }
 
   /** The logged-in user's info from `loadUser`, cached next to the sessions for `userCacheTtl`. */

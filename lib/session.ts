@@ -215,6 +215,7 @@ export class SessionState {
     this.user = undefined
     this.meta = undefined
     this.login = undefined
+    this.seen = undefined
     this.userInfo = undefined
   }
 

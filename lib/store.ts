@@ -181,3 +181,26 @@ export function canIterate(
 export function storeName(store: Store): string {
   return store.name ?? store.constructor?.name ?? 'Store'
 }
+
+/** Options of {@link ExpiryWatchStore.watchExpiry}. */
+export interface WatchExpiryOptions {
+  /** Called with failures of the watch connection (it reconnects on its own). */
+  onError?: (err: unknown) => void
+}
+
+/**
+ * Store-side expiry events: the store tells when one of its sessions expired, even
+ * when nobody requests it (Redis keyspace notifications).
+ */
+export interface ExpiryWatchStore extends Store {
+  /**
+   * Call `onExpired(key)` for each session key starting with `prefix` that the store
+   * expires from now on. Resolves once watching, to the function that stops it.
+   */
+  watchExpiry(prefix: string, onExpired: (key: string) => void, options?: WatchExpiryOptions): Promise<() => Promise<void>>
+}
+
+/** True when `store` implements `watchExpiry`. */
+export function canWatchExpiry(store: Store): store is ExpiryWatchStore {
+  return typeof (store as Partial<ExpiryWatchStore>).watchExpiry === 'function'
+}

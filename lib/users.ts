@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { SessionError } from './errors.js'
+import { sessionId } from './events.js'
 import type { Lifecycle } from './lifecycle.js'
 import { SessionState } from './session.js'
 import { type FoundEntry, canBatch, canTouch, hasUserIndex, type UserIndexStore } from './store.js'
@@ -50,7 +50,7 @@ export class Users {
 
   /** Opaque, stable id of a stored session. */
   sessionId(key: string): string {
-    return createHash('sha256').update(`session-id:${key}`).digest('base64url').slice(0, 22)
+    return sessionId(key)
   }
 
   /** The store, when it has a user index; else a clear error. */
@@ -168,12 +168,18 @@ export class Users {
   }
 
   /** Delete every listed session of the user for which `drop` says yes; count them. */
-  async revoke(userId: string, drop: (key: string) => boolean): Promise<number> {
+  async revoke(userId: string, drop: (key: string) => boolean, reason: 'revokeUser' | 'revokeSession'): Promise<number> {
     const store = this.index()
     const keys = await this.life.call('listUser', store.listUser(this.indexKey(userId)))
     const chosen = keys.filter(drop)
     await this.drop(userId, chosen)
+    this.#revoked(userId, chosen.length, reason)
     return chosen.length
+  }
+
+  #revoked(userId: string, count: number, reason: 'revokeUser' | 'revokeSession' | 'sessionLimit'): void {
+    const events = this.life.bus
+    if (count > 0 && events.wants('revoked')) events.emit('revoked', { store: this.life.name, userId, count, reason })
   }
 
   /** Remove a destroyed session from its user's index. */
@@ -201,7 +207,9 @@ export class Users {
     })
     // Delete only what this process saw: a session added after our listing is newer
     // than ours and is the other process's to judge.
-    await this.drop(userId, newestFirst.slice(max).map((e) => e.key))
+    const evicted = newestFirst.slice(max).map((e) => e.key)
+    await this.drop(userId, evicted)
+    this.#revoked(userId, evicted.length, 'sessionLimit')
   }
 
   /** `manager.user(ctx)`: cached info, loaded once when missing or stale. */

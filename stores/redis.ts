@@ -2,13 +2,16 @@ import { secureRandom } from '../lib/token.js'
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { ConfigError } from '../lib/errors.js'
 import type {
+  ExpiryWatchStore,
   BatchStore,
   FoundEntry,
   TouchStore,
   UserIndexStore,
+  WatchExpiryOptions,
   VersionedEntry,
   VersionedStore,
 } from '../lib/store.js'
+import { watchRedisExpiry } from './redis-expiry.js'
 import { BATCH, pipelined, slotChunks } from './redis-batch.js'
 import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
 
@@ -82,13 +85,14 @@ const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
  * const sessions = new SessionManager({ store: new RedisStore(client, { prefix: 'myapp:' }) })
  * ```
  */
-export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore {
+export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore, ExpiryWatchStore {
   readonly name = 'RedisStore'
   readonly #client: RedisClient
   readonly #sessions: string
   readonly #users: string
   readonly #wait: Wait | undefined
   readonly #scanCount: number
+  readonly #watches = new Set<() => Promise<void>>()
 
   /** Validates `options`; throws `ConfigError` naming a bad one. */
   constructor(client: Redis | Cluster, options: RedisStoreOptions = {}) {
@@ -232,6 +236,31 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
       }
     }
     await pipelined(this.#client, commands, this.#wait)
+  }
+
+  /**
+   * Report sessions Redis expires (keyspace notifications, on a subscriber connection
+   * of its own made with `client.duplicate()`; `close()` ends it). Needs the server's
+   * `notify-keyspace-events` to include `Ex`: checked by CONFIG GET, added by CONFIG SET
+   * with `configure: true`. Not on a Cluster. Events while the subscriber is
+   * disconnected are lost (pub/sub is at-most-once); it resubscribes on reconnect.
+   */
+  async watchExpiry(
+    prefix: string,
+    onExpired: (key: string) => void,
+    options: WatchExpiryOptions & { configure?: boolean } = {},
+  ): Promise<() => Promise<void>> {
+    const { stop } = await watchRedisExpiry(this.#client as Redis, this.#sessions + prefix, (k) => onExpired(prefix + k), options)
+    const once = async () => {
+      if (this.#watches.delete(once)) await stop()
+    }
+    this.#watches.add(once)
+    return once
+  }
+
+  /** Ends the subscriber connections of `watchExpiry` (never the client passed in). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#watches].map((stop) => stop()))
   }
 
   async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string) {

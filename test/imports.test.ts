@@ -113,3 +113,10 @@ t.test('lib has no import cycle', async (t) => {
   for (const file of graph.keys()) visit(file, [])
   t.same(cycles, [])
 })
+
+t.test('lib, stores and middleware never import OpenTelemetry; otel/ imports lib and @opentelemetry/api only', async (t) => {
+  const bad = ['lib', 'stores', 'middleware'].flatMap(imports).filter(({ spec }) => spec.startsWith('@opentelemetry/'))
+  t.same(bad, [])
+  const otel = imports('otel').filter(({ spec }) => !spec.startsWith('node:') && spec !== '@opentelemetry/api' && !spec.startsWith('../lib/'))
+  t.same(otel, [])
+})

@@ -46,5 +46,34 @@ async function makeStore(kind: string): Promise<Store> {
 /** A manager as an app would configure it (24 h lifetime, defaults otherwise), and its call counts. */
 export async function ourManager(): Promise<{ manager: SessionManager; stats: () => string; queries: () => string }> {
   const { store, stats } = countCalls(await makeStore(storeKind()))
-  return { manager: new lib.SessionManager({ store, lifetime: '24h' }), stats, queries: () => pgQueries() }
+  const manager = new lib.SessionManager({ store, lifetime: '24h' })
+  await observe(manager, process.env.BENCH_OBSERVE)
+  return { manager, stats, queries: () => pgQueries() }
+}
+
+/**
+ * `BENCH_OBSERVE`: what observes the manager during the run (issue 18's "no cost when
+ * nobody listens"): unset, nothing; `listener`, an `on('committed')` listener;
+ * `channel`, diagnostics_channel subscribers on every event and the store tracing
+ * channel; `otel`, session-manager/otel on a no-op-exporting SDK.
+ */
+async function observe(manager: SessionManager, how: string | undefined): Promise<void> {
+  if (how === undefined || how === '') return
+  let seen = 0
+  if (how === 'listener') manager.on('committed', () => { seen++ })
+  else if (how === 'channel') {
+    const dc = await import('node:diagnostics_channel')
+    for (const name of ['created', 'committed', 'renewed', 'destroyed', 'revoked', 'loggedIn', 'expired', 'conflict', 'storeError', 'corrupt']) {
+      dc.subscribe(`session-manager:${name}`, () => { seen++ })
+    }
+    dc.tracingChannel('session-manager:store').subscribe({ start() { seen++ }, end() {}, asyncStart() {}, asyncEnd() {}, error() {} })
+  } else if (how === 'otel') {
+    const { BasicTracerProvider, SimpleSpanProcessor, InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-base')
+    const { MeterProvider } = await import('@opentelemetry/sdk-metrics')
+    const exporter = new InMemorySpanExporter()
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+    setInterval(() => exporter.reset(), 1000).unref()
+    const { instrument } = await distModule<typeof import('../../otel/index.js')>('otel/index.js')
+    instrument({ tracerProvider, meterProvider: new MeterProvider() })
+  } else throw new Error(`BENCH_OBSERVE: unknown ${how}`)
 }

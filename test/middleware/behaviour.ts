@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { SessionManager, type SessionManagerOptions } from '../../lib/index.js'
+import { sessionId } from '../../lib/events.js'
 import { MemoryStore } from '../../stores/memory.js'
 import { Client } from '../helpers/http.js'
 import { SpyStore } from '../helpers/spy-store.js'
@@ -246,7 +247,8 @@ export function behaviour(name: string, factory: AppFactory): void {
     const reply = await client.get('/')
     t.equal(reply.status, 200, 'never a 500')
     t.equal(reply.body, 'n=0')
-    t.match(events, [{ key, error: { code: 'ERR_CODEC' } }], 'one corrupt event')
+    t.match(events, [{ id: sessionId(key), error: { code: 'ERR_CODEC' } }], 'one corrupt event, by opaque id')
+    t.notMatch(JSON.stringify(events), key.slice(-20), 'never the store key')
     t.ok(failures().some((e) => code(e) === 'ERR_CODEC'), 'and logged')
     const write = await client.get('/put')
     t.equal(write.body, 'n=1')

@@ -9,6 +9,7 @@ import { createServer, connect, type Socket } from 'node:net'
 import t from 'tap'
 import pg from 'pg'
 import { SessionManager, type SessionError } from '../../lib/index.js'
+import { sessionId } from '../../lib/events.js'
 import { PostgresStore } from '../../stores/postgres.js'
 import { Client, counterApp, listen } from '../helpers/http.js'
 import { postgres, postgresUrl } from '../helpers/postgres.js'
@@ -29,7 +30,7 @@ const downPool = async () => {
 }
 
 t.test('a corrupt stored row: no session, a corrupt event, and a write starts afresh', async (t) => {
-  const events: { key: string; error: unknown }[] = []
+  const events: { id: string; error: unknown }[] = []
   const manager = new SessionManager({ store, prefix: 'corrupt:', logger: { warn() {}, error() {} } })
   manager.on('corrupt', (e) => events.push(e))
   const app = await listen(counterApp(manager))
@@ -42,7 +43,7 @@ t.test('a corrupt stored row: no session, a corrupt event, and a write starts af
   const reply = await browser.get('/')
   t.equal(reply.status, 200, 'never a 500')
   t.equal(reply.body, 'n=0', 'served without a session')
-  t.match(events, [{ key: hit.rows[0].id, error: { code: 'ERR_CODEC' } }], 'one corrupt event for that key')
+  t.match(events, [{ id: sessionId(hit.rows[0].id), error: { code: 'ERR_CODEC' } }], 'one corrupt event for that session (by opaque id)')
   t.equal((await browser.get('/put')).body, 'n=1', 'a write starts a fresh session')
 })
 
