@@ -6,16 +6,19 @@
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { SessionManager } from '../../dist/lib/index.js'
-import { MemoryStore } from '../../dist/stores/memory.js'
+import type { Store } from '../../lib/store.js'
+import { distModule, lib } from '../servers/ours-dist.js'
 
 const storeName = process.env.SOAK_STORE ?? 'memory'
 const lifetime = Number(process.env.SOAK_LIFETIME_MS ?? 60_000)
 
-async function makeStore() {
-  if (storeName === 'memory') return new MemoryStore({ maxEntries: 200_000, sweepInterval: 1000 })
+async function makeStore(): Promise<Store> {
+  if (storeName === 'memory') {
+    const { MemoryStore } = await distModule<typeof import('../../stores/memory.js')>('stores/memory.js')
+    return new MemoryStore({ maxEntries: 200_000, sweepInterval: 1000 })
+  }
   const { Redis } = await import('ioredis')
-  const { RedisStore } = await import('../../dist/stores/redis.js')
+  const { RedisStore } = await distModule<typeof import('../../stores/redis.js')>('stores/redis.js')
   const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
   client.on('error', () => {})
   return new RedisStore(client, {})
@@ -23,7 +26,7 @@ async function makeStore() {
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
-const manager = new SessionManager({
+const manager = new lib.SessionManager({
   store: await makeStore(),
   lifetime,
   prefix: `soak:${process.pid}:`,
