@@ -5,16 +5,9 @@
  */
 import { createHash } from 'node:crypto'
 import type { MySQLClient } from './mysql-client.js'
+import { runCleanup, type CleanupResult } from './sql-cleanup.js'
 
-/** What one cleanup pass did. */
-export interface CleanupResult {
-  /** False when another process held the lock, so this one did nothing. */
-  ran: boolean
-  /** Rows deleted. */
-  deleted: number
-  /** DELETE statements issued. */
-  batches: number
-}
+export { CleanupTimer, type CleanupResult } from './sql-cleanup.js'
 
 /** Settings of a cleanup pass. */
 export interface CleanupPlan {
@@ -46,70 +39,24 @@ export function cleanupLockName(database: string, table: string): string {
  * connection dies, the server releases the lock itself.
  */
 export function cleanupPass(client: MySQLClient, plan: CleanupPlan): Promise<CleanupResult> {
-  return client.withConnection(async (run) => {
-    const [row] = (await run('SELECT GET_LOCK(?, 0) AS got', [plan.lock])) as { got: unknown }[]
-    const result: CleanupResult = { ran: Number(row?.got) === 1, deleted: 0, batches: 0 }
-    if (!result.ran) return result
-    try {
-      while (!plan.stopped()) {
+  return client.withConnection((run) =>
+    runCleanup({
+      batch: plan.batch,
+      stopped: plan.stopped,
+      async lock() {
+        const [row] = (await run('SELECT GET_LOCK(?, 0) AS got', [plan.lock])) as { got: unknown }[]
+        return Number(row?.got) === 1
+      },
+      async deleteBatch() {
         const header = (await run(
           `DELETE FROM ${plan.table} WHERE expiry < ? ORDER BY expiry LIMIT ?`,
           [plan.now(), plan.batch],
         )) as { affectedRows: number }
-        result.batches++
-        result.deleted += header.affectedRows
-        if (header.affectedRows < plan.batch) break
-      }
-    } finally {
-      await run('SELECT RELEASE_LOCK(?)', [plan.lock])
-    }
-    return result
-  })
-}
-
-/**
- * Runs `pass` every `interval` ms on an unref'd timer (never keeping the process
- * alive), one pass at a time; errors go to `onError` and the next pass runs as usual.
- */
-export class CleanupTimer {
-  readonly #pass: () => Promise<unknown>
-  readonly #interval: number
-  readonly #onError: (err: unknown) => void
-  #timer: NodeJS.Timeout | undefined
-  #running: Promise<unknown> | undefined
-  #stopped = false
-
-  constructor(pass: () => Promise<unknown>, interval: number, onError: (err: unknown) => void) {
-    this.#pass = pass
-    this.#interval = interval
-    this.#onError = onError
-  }
-
-  /** Schedule the first pass (a no-op once stopped). */
-  start(): void {
-    if (this.#stopped || this.#timer !== undefined) return
-    this.#timer = setTimeout(() => void this.#tick(), this.#interval)
-    this.#timer.unref()
-  }
-
-  /** Stop the timer and wait for a running pass to end. */
-  async stop(): Promise<void> {
-    this.#stopped = true
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    await this.#running
-  }
-
-  /** True while a pass triggered by the timer is running. */
-  get running(): boolean {
-    return this.#running !== undefined
-  }
-
-  async #tick(): Promise<void> {
-    this.#timer = undefined
-    this.#running = this.#pass().catch(this.#onError)
-    await this.#running
-    this.#running = undefined
-    this.start()
-  }
+        return header.affectedRows
+      },
+      async unlock() {
+        await run('SELECT RELEASE_LOCK(?)', [plan.lock])
+      },
+    }),
+  )
 }
