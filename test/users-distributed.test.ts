@@ -6,7 +6,6 @@
  * (evictOldest), or the two admitted while the four others are answered 409
  * ERR_SESSION_LIMIT over HTTP (refuse).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createStore } from '../stores/url.js'
@@ -14,6 +13,7 @@ import { Client } from './helpers/http.js'
 import { mysqlUrl } from './helpers/mariadb.js'
 import { postgresUrl } from './helpers/postgres.js'
 import { reachable } from './helpers/service.js'
+import { startUserApp as start } from './helpers/user-app.js'
 
 const stores = {
   redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -21,23 +21,6 @@ const stores = {
   mysql: mysqlUrl,
   // A table of this run's own (createStore creates it; dropped at the end).
   postgres: `${postgresUrl}?table=sessions_dist_${randomBytes(4).toString('hex')}`,
-}
-
-async function start(storeUrl: string, prefix: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/user-app.ts'], {
-    env: { ...process.env, SESSION_STORE: storeUrl, PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c
-      const m = /ready (http:\/\/\S+)/.exec(out)
-      if (m?.[1]) resolve(m[1])
-    })
-    child.on('exit', (code) => reject(new Error(`app exited ${code}`)))
-  })
-  return { url, child }
 }
 
 async function dropTable(storeUrl: string): Promise<void> {
