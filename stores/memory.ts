@@ -4,19 +4,9 @@ import type {
   VersionedEntry,
   VersionedStore,
 } from '../lib/store.js'
+import { type MemoryStoreOptions, resolveMemoryOptions } from './memory-options.js'
 
-/** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions {
-  /** How often expired entries are swept, in ms. Default 60 000; 0 disables the timer. */
-  sweepInterval?: number
-  /**
-   * Most entries kept. When full, expired entries are swept first, then the least
-   * recently written entries are evicted. Default 100 000.
-   */
-  maxEntries?: number
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number
-}
+export type { MemoryStoreOptions } from './memory-options.js'
 
 interface Entry {
   data: Uint8Array
@@ -46,9 +36,10 @@ export class MemoryStore implements VersionedStore, TouchStore, UserIndexStore {
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#max = options.maxEntries ?? 100_000
-    this.#now = options.now ?? Date.now
-    const every = options.sweepInterval ?? 60_000
+    const config = resolveMemoryOptions(options)
+    this.#max = config.maxEntries
+    this.#now = config.now
+    const every = config.sweepInterval
     if (every > 0) {
       this.#timer = setInterval(() => this.sweep(), every)
       this.#timer.unref()

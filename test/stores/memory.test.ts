@@ -48,3 +48,21 @@ t.test('MemoryStore timer never keeps the process alive; close stops it', async 
   await store.close()
   t.pass('close resolves')
 })
+
+t.test('MemoryStore options are validated at construction', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ maxEntries: 0 }, /^invalid MemoryStore options: option maxEntries: expected a whole number >= 1$/],
+    [{ maxEntries: -5 }, /option maxEntries: expected a whole number >= 1/],
+    [{ maxEntries: 1.5 }, /option maxEntries/],
+    [{ maxEntries: '100' }, /option maxEntries/],
+    [{ sweepInterval: -1 }, /option sweepInterval: expected a whole number of ms from 0 to 2147483647/],
+    [{ sweepInterval: 2 ** 31 }, /option sweepInterval/],
+    [{ now: 5 }, /option now: expected a function/],
+    [{ maxEntry: 10 }, /^invalid MemoryStore options: unknown option maxEntry$/],
+  ]
+  for (const [options, message] of cases) {
+    t.throws(() => new MemoryStore(options as never), { name: 'ConfigError', code: 'ERR_CONFIG', message }, JSON.stringify(options))
+  }
+  const store = new MemoryStore({ maxEntries: 1, sweepInterval: 0 })
+  t.equal(store.size, 0)
+})
