@@ -55,7 +55,12 @@ const B64URL = /^[A-Za-z0-9_-]*$/
 const b64 = (v: string | Uint8Array): string => Buffer.from(v).toString('base64url')
 
 /** Strict base64url: anything else (padding, `+`, `/`, spaces) is a tampered cookie. */
-const unb64 = (v: string): Buffer | undefined => (B64URL.test(v) ? Buffer.from(v, 'base64url') : undefined)
+/** Canonical base64url only: a value whose unused trailing bits differ is not the one sealed. */
+const unb64 = (v: string): Buffer | undefined => {
+  if (!B64URL.test(v)) return undefined
+  const bytes = Buffer.from(v, 'base64url')
+  return bytes.toString('base64url') === v ? bytes : undefined
+}
 
 /**
  * The protected header, as RFC 7516 wants it read: exactly `dir` + `A256GCM`, no
