@@ -3,6 +3,7 @@ import { type Codec, jsonCodec } from './codec.js'
 import { COOKIE_NAME } from './cookie.js'
 import { parseDuration } from './duration.js'
 import { ConfigError } from './errors.js'
+import { parseOptions } from './options.js'
 import { type SigningKey, signingKeysSchema } from './signing.js'
 import type { Store } from './store.js'
 
@@ -20,9 +21,9 @@ export interface CookieOptions {
   httpOnly?: boolean
   /** `true`, `false`, or `'auto'` (default): Secure when the request came over HTTPS. */
   secure?: boolean | 'auto'
-  /** Default `'lax'`. `'none'` requires `secure`. */
+  /** Default `'lax'`. `'none'` requires `secure: true`. */
   sameSite?: 'lax' | 'strict' | 'none'
-  /** CHIPS partitioned cookie. Default `false`. */
+  /** CHIPS partitioned cookie; requires `secure: true`. Default `false`. */
   partitioned?: boolean
   /** Persistent cookie (Expires/Max-Age = session expiry) unless `rememberMe(false)`. Default `true`. */
   persist?: boolean
@@ -127,7 +128,16 @@ export interface SessionManagerOptions<Data extends Record<string, unknown> = Re
 
 const isFn = (v: unknown) => typeof v === 'function'
 
-const duration = (what: string) =>
+/**
+ * Longest duration a cookie or a stored expiry may be given: 2^31 - 1 seconds (about 68
+ * years), the largest Max-Age every cookie parser holds as a 32-bit integer; `now` plus
+ * this is always a valid Date.
+ */
+export const MAX_AGE_MS = (2 ** 31 - 1) * 1000
+/** Longest timer delay Node honours (2^31 - 1 ms, about 24.8 days); longer fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+const duration = (what: string, max: number, maxText: string) =>
   z
     .union([z.number(), z.string()], { error: `expected ${what}` })
     .transform((v, ctx) => {
@@ -136,10 +146,23 @@ const duration = (what: string) =>
         ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${JSON.stringify(v)}` })
         return z.NEVER
       }
+      if (ms > max) {
+        ctx.addIssue({ code: 'custom', message: `expected at most ${maxText}, got ${JSON.stringify(v)}` })
+        return z.NEVER
+      }
       return ms
     })
 
 const durationText = "a positive number of ms or a duration like '30m' or '24h'"
+const ageText = `${MAX_AGE_MS} ms (2^31 - 1 seconds, the largest Max-Age)`
+const timerText = `${MAX_TIMER_MS} ms (2^31 - 1 ms, the largest timer delay)`
+/** A duration that ends up in a cookie's Max-Age or a stored expiry. */
+const age = () => duration(durationText, MAX_AGE_MS, ageText)
+
+/** The RFC 6265 path-value: printable ASCII but `;`, here also no space; starting with `/`. */
+const COOKIE_PATH = /^\/[\x21-\x3A\x3C-\x7E]*$/
+/** A host name: dot-separated LDH labels, optionally with one leading dot. */
+const COOKIE_DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 const schema = z.strictObject({
   store: z
@@ -151,14 +174,18 @@ const schema = z.strictObject({
       { error: 'expected a Store (an object with find, commit and delete methods)' },
     )
     .optional(),
-  lifetime: duration(durationText).default(86_400_000),
-  idleTimeout: duration(durationText).optional(),
+  lifetime: age().default(86_400_000),
+  idleTimeout: age().optional(),
   prefix: z.string({ error: 'expected a string' }).default('session:'),
   cookie: z
     .strictObject({
       name: z.string().regex(COOKIE_NAME, { error: 'expected a cookie name (RFC 6265 token)' }).default('session'),
-      domain: z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'expected a domain name' }).optional(),
-      path: z.string().regex(/^\/[^;\s]*$/, { error: "expected a path starting with '/'" }).default('/'),
+      domain: z.string().max(253).regex(COOKIE_DOMAIN, { error: 'expected a domain name (ASCII letters, digits, - and .)' }).optional(),
+      path: z
+        .string()
+        .max(1024)
+        .regex(COOKIE_PATH, { error: "expected a path starting with '/' of printable ASCII, no ';' or space (percent-encode others)" })
+        .default('/'),
       httpOnly: z.boolean({ error: 'expected a boolean' }).default(true),
       secure: z.union([z.boolean(), z.literal('auto')], { error: "expected true, false or 'auto'" }).default('auto'),
       sameSite: z.enum(['lax', 'strict', 'none'], { error: "expected 'lax', 'strict' or 'none'" }).default('lax'),
@@ -174,8 +201,20 @@ const schema = z.strictObject({
       partitioned: false,
       persist: true,
     })
-    .refine((c) => c.sameSite !== 'none' || c.secure !== false, {
-      error: "sameSite 'none' requires secure (true or 'auto')",
+    .superRefine((c, ctx) => {
+      // A browser drops these cookies unless they carry Secure; 'auto' would send them
+      // without it over plain HTTP, so each needs secure: true (localhost is a secure
+      // context, so this holds in development too).
+      const need = (why: string) =>
+        c.secure !== true && ctx.addIssue({ code: 'custom', path: ['secure'], message: `expected true: ${why} requires Secure, got ${JSON.stringify(c.secure)}` })
+      if (c.sameSite === 'none') need("sameSite 'none'")
+      if (c.partitioned) need('partitioned')
+      if (c.name.startsWith('__Secure-')) need("the '__Secure-' name prefix")
+      if (c.name.startsWith('__Host-')) {
+        need("the '__Host-' name prefix")
+        if (c.domain !== undefined) ctx.addIssue({ code: 'custom', path: ['domain'], message: "expected none: the '__Host-' name prefix forbids a Domain" })
+        if (c.path !== '/') ctx.addIssue({ code: 'custom', path: ['path'], message: `expected '/': the '__Host-' name prefix requires Path=/, got ${JSON.stringify(c.path)}` })
+      }
     }),
   transport: z.enum(['cookie', 'header', 'both'], { error: "expected 'cookie', 'header' or 'both'" }).default('cookie'),
   tokenHeader: z
@@ -196,7 +235,7 @@ const schema = z.strictObject({
     .optional(),
   onStoreError: z.enum(['fail', 'anonymous'], { error: "expected 'fail' or 'anonymous'" }).default('fail'),
   errorHandler: z.custom<ErrorHandler>(isFn, { error: 'expected a function' }).optional(),
-  storeTimeout: duration(durationText).default(5000),
+  storeTimeout: duration(durationText, MAX_TIMER_MS, timerText).default(5000),
   commitRetries: z.number({ error: 'expected a whole number' }).int().min(0).max(1000).default(10),
   logger: z
     .custom<Logger>((l) => l !== null && typeof l === 'object' && isFn((l as Logger).warn) && isFn((l as Logger).error), {
@@ -213,8 +252,8 @@ const schema = z.strictObject({
     .optional(),
   onSessionLimit: z.enum(['evictOldest', 'refuse'], { error: "expected 'evictOldest' or 'refuse'" }).optional(),
   loadUser: z.custom<(userId: string) => unknown>(isFn, { error: 'expected a function' }).optional(),
-  userCacheTtl: duration(durationText).default(300_000),
-  renewGrace: duration(durationText).optional(),
+  userCacheTtl: age().default(300_000),
+  renewGrace: age().optional(),
   signingKeys: signingKeysSchema.optional(),
 })
 
@@ -228,17 +267,7 @@ export type ResolvedConfig = Omit<z.output<typeof schema>, 'onSessionLimit'> & {
  * option and what was expected.
  */
 export function resolveConfig(options: unknown): Readonly<ResolvedConfig> {
-  const parsed = schema.safeParse(options ?? {})
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const path = issue.path.join('.')
-      return issue.code === 'unrecognized_keys'
-        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')}`
-        : `option ${path || '(options)'}: ${issue.message}`
-    })
-    throw new ConfigError(`invalid SessionManager options: ${problems.join('; ')}`)
-  }
-  const config = parsed.data
+  const config = parseOptions('SessionManager', schema, options)
   if (config.idleTimeout !== undefined && config.idleTimeout > config.lifetime) {
     throw new ConfigError('invalid SessionManager options: option idleTimeout: must not exceed lifetime')
   }

@@ -3,6 +3,8 @@
  * value. No framework, no I/O.
  */
 
+import { parseCookie } from 'cookie'
+
 /** Attributes of a `Set-Cookie` line. */
 export interface CookieAttributes {
   domain?: string | undefined
@@ -24,25 +26,19 @@ const MAX_HEADER = 16 * 1024
 /**
  * Every value of cookie `name` in a `Cookie` header, in order (a browser may send
  * several with the same name for different paths or domains).
+ *
+ * Each `;`-separated pair is parsed by the maintained `cookie` package (1.x), so a
+ * cookie is found only as a whole pair of its own: `pref=dark __Host-sid=EVIL` is one
+ * cookie `pref`, never a `__Host-sid`. Values are decoded and left quoted as the package
+ * does; the first value is always the one `cookie.parse(header)[name]` gives.
  */
 export function readCookies(header: string | undefined, name: string): string[] {
-  if (header === undefined || header.length > MAX_HEADER) return []
+  if (header === undefined || header.length > MAX_HEADER || !header.includes(name)) return []
   const found: string[] = []
-  let at = header.indexOf(name)
-  while (at !== -1) {
-    const before = at === 0 ? ';' : header[at - 1]
-    const start = at + name.length
-    // A match must be a whole name: after `;` or `; ` and followed by `=`.
-    if ((before === ';' || before === ' ') && header[start] === '=') {
-      let end = header.indexOf(';', start)
-      if (end === -1) end = header.length
-      let value = header.slice(start + 1, end).trim()
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-        value = value.slice(1, -1)
-      }
-      found.push(value)
-    }
-    at = header.indexOf(name, start)
+  for (const pair of header.split(';')) {
+    if (!pair.includes(name)) continue
+    const value = parseCookie(pair)[name]
+    if (value !== undefined) found.push(value)
   }
   return found
 }

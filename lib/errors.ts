@@ -117,3 +117,20 @@ export class SessionLimitError extends SessionError {
     this.limit = limit
   }
 }
+
+/**
+ * Every error session-manager throws or rejects with: one of these classes, each a
+ * `SessionError` with a stable `code`. Narrow on `code` (or `instanceof`).
+ *
+ * @example
+ * ```ts
+ * function status(err: SessionManagerError): number { return err.code === 'ERR_CONFIG' ? 500 : 503 }
+ * ```
+ */
+export type SessionManagerError =
+  | ConfigError
+  | StoreError
+  | CodecError
+  | TooLargeError
+  | SessionLimitError
+  | SessionError

@@ -57,6 +57,7 @@ export {
   TooLargeError,
   SessionLimitError,
   type SessionErrorCode,
+  type SessionManagerError,
 } from './errors.js'
 export { generateToken, isToken, hashToken, secureRandom, TOKEN_LENGTH } from './token.js'
 export { readCookies, serializeCookie, expireCookie, type CookieAttributes } from './cookie.js'

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type { z } from 'zod'
 import { MemoryStore } from '../stores/memory.js'
-import { type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
+import { MAX_AGE_MS, type ResolvedConfig, resolveConfig, type SessionManagerOptions } from './config.js'
 import { ConfigError, SessionError, StoreError } from './errors.js'
 import { csrfToken, verifyCsrf } from './csrf.js'
 import { Events, sessionId, type SessionManagerEvents } from './events.js'
@@ -237,9 +237,20 @@ export class SessionManager<
     return new Date(this.#state(ctx).deadline)
   }
 
-  /** Move the absolute deadline (may be earlier or later than the lifetime gives). */
+  /**
+   * Move the absolute deadline (may be earlier or later than the lifetime gives).
+   * Throws `ConfigError` (`ERR_CONFIG`) at once, leaving the session as it was, for
+   * anything but a valid Date from the epoch to now + 2^31 - 1 seconds (the largest Max-Age).
+   */
   setDeadline(ctx: SessionContext, deadline: Date): void {
-    this.#state(ctx).setDeadline(deadline.getTime())
+    const ms = deadline instanceof Date ? deadline.getTime() : Number.NaN
+    const max = this.config.now() + MAX_AGE_MS
+    if (!Number.isFinite(ms) || ms < 0 || ms > max) {
+      throw new ConfigError(
+        `setDeadline: argument deadline: expected a valid Date from 1970-01-01 to ${new Date(max).toISOString()}, got ${describe(deadline)}`,
+      )
+    }
+    this.#state(ctx).setDeadline(ms)
   }
 
   /**
@@ -341,7 +352,7 @@ export class SessionManager<
    */
   async login(ctx: SessionContext, userId: string, meta: Record<string, unknown> = {}): Promise<void> {
     if (typeof userId !== 'string' || userId === '') {
-      throw new SessionError('ERR_CONFIG', 'login needs a non-empty string user id')
+      throw new ConfigError('login: argument userId: expected a non-empty string')
     }
     const session = this.#state(ctx)
     await this.#users.admissions.check(userId, session.storeKey)
@@ -494,3 +505,9 @@ const num = (v: unknown) => (typeof v === 'number' ? v : 0)
 const bool = (v: unknown) => (typeof v === 'boolean' ? v : false)
 const date = (v: unknown) => (v instanceof Date ? v : new Date(0))
 const bytes = (v: unknown) => (v instanceof Uint8Array ? v : new Uint8Array(0))
+
+/** A short description of a bad argument for an error message. */
+function describe(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()
+  return typeof value === 'object' ? String(value) : JSON.stringify(value) ?? String(value)
+}

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
+import { ConfigError } from './errors.js'
 
 /** A signing key: 32+ random bytes, as bytes or text; an optional explicit key id. */
 export type SigningKey = string | Uint8Array | { id: string; key: string | Uint8Array }
@@ -53,7 +54,7 @@ export class Signer {
   constructor(keys: Array<{ id: string; key: Uint8Array }>) {
     this.#keys = new Map(keys.map((k) => [k.id, k.key]))
     const first = keys[0]
-    if (first === undefined) throw new Error('no signing key')
+    if (first === undefined) throw new ConfigError('Signer: option keys: expected at least one signing key')
     this.#current = first
   }
 

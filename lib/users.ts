@@ -1,4 +1,4 @@
-import { SessionError } from './errors.js'
+import { ConfigError, SessionError } from './errors.js'
 import { sessionId } from './events.js'
 import type { Lifecycle } from './lifecycle.js'
 import { SessionState } from './session.js'
@@ -230,7 +230,7 @@ export class Users {
   /** Load a user's info with `loadUser` and cache it. */
   async refresh(userId: string): Promise<unknown> {
     const load = this.life.config.loadUser
-    if (load === undefined) throw new SessionError('ERR_CONFIG', 'manager.user needs the loadUser option')
+    if (load === undefined) throw new ConfigError('manager.user: option loadUser: expected a function (manager.user needs it)')
     const info = await load(userId)
     const now = this.life.config.now()
     const expiry = now + this.life.config.userCacheTtl

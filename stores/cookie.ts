@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto'
 import { z } from 'zod'
-import { ConfigError, SessionError } from '../lib/errors.js'
+import { parseOptions } from '../lib/options.js'
+import { SessionError } from '../lib/errors.js'
 import type { SealingStore } from '../lib/store.js'
 import { secureRandom } from '../lib/token.js'
 
@@ -55,7 +56,12 @@ const B64URL = /^[A-Za-z0-9_-]*$/
 const b64 = (v: string | Uint8Array): string => Buffer.from(v).toString('base64url')
 
 /** Strict base64url: anything else (padding, `+`, `/`, spaces) is a tampered cookie. */
-const unb64 = (v: string): Buffer | undefined => (B64URL.test(v) ? Buffer.from(v, 'base64url') : undefined)
+/** Canonical base64url only: a value whose unused trailing bits differ is not the one sealed. */
+const unb64 = (v: string): Buffer | undefined => {
+  if (!B64URL.test(v)) return undefined
+  const bytes = Buffer.from(v, 'base64url')
+  return bytes.toString('base64url') === v ? bytes : undefined
+}
 
 /**
  * The protected header, as RFC 7516 wants it read: exactly `dir` + `A256GCM`, no
@@ -104,11 +110,7 @@ export class CookieStore implements SealingStore {
   readonly #now: () => number
 
   constructor(options: CookieStoreOptions) {
-    const parsed = optionsSchema.safeParse(options)
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `option ${i.path.join('.') || '(options)'}: ${i.message}`)
-      throw new ConfigError(`invalid CookieStore options: ${problems.join('; ')}`)
-    }
+    const parsed = { data: parseOptions('CookieStore', optionsSchema, options) }
     const keys = parsed.data.keys.map((key) => ({ kid: createHash('sha256').update(key).digest('base64url').slice(0, 8), key }))
     this.#keys = new Map(keys.map((k) => [k.kid, k.key]))
     this.#current = keys[0] as { kid: string; key: Uint8Array }

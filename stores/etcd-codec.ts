@@ -7,6 +7,7 @@
  */
 
 import { secureRandom } from '../lib/token.js'
+import { ConfigError } from '../lib/errors.js'
 
 /** Envelope kind of a session entry. */
 export const SESSION = 1
@@ -47,7 +48,7 @@ export function open(value: Buffer): Envelope | undefined {
 
 /** `key` as etcd bytes under the client's namespace prefix. Rejects NUL in `key`. */
 export function toKey(namespace: Buffer, key: string, what = 'key'): Buffer {
-  if (key.includes(SEP)) throw new TypeError(`EtcdStore: a ${what} must not contain NUL`)
+  if (key.includes(SEP)) throw new ConfigError(`EtcdStore: argument ${what}: expected no NUL character (it separates etcd keys)`)
   return Buffer.concat([namespace, Buffer.from(key, 'utf8')])
 }
 

@@ -240,7 +240,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
   }
 
   #member(user: string, key: string): Buffer {
-    if (user.includes(SEP)) throw new TypeError('EtcdStore: a user must not contain NUL')
+    if (user.includes(SEP)) throw new ConfigError('EtcdStore: argument user: expected no NUL character (it separates etcd keys)')
     return Buffer.concat([this.#ns, this.#users, toKey(Buffer.from(`${user}${SEP}`), key)])
   }
 

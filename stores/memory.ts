@@ -4,19 +4,9 @@ import type {
   VersionedEntry,
   VersionedStore,
 } from '../lib/store.js'
+import { type MemoryStoreOptions, resolveMemoryOptions } from './memory-options.js'
 
-/** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions {
-  /** How often expired entries are swept, in ms. Default 60 000; 0 disables the timer. */
-  sweepInterval?: number
-  /**
-   * Most entries kept. When full, expired entries are swept first, then the least
-   * recently written entries are evicted. Default 100 000.
-   */
-  maxEntries?: number
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number
-}
+export type { MemoryStoreOptions } from './memory-options.js'
 
 interface Entry {
   data: Uint8Array
@@ -40,15 +30,20 @@ export class MemoryStore implements VersionedStore, TouchStore, UserIndexStore {
   readonly name = 'MemoryStore'
   readonly #entries = new Map<string, Entry>()
   readonly #users = new Map<string, Map<string, number>>()
+  /** The users whose index lists each key, so a removed entry leaves every index at once. */
+  readonly #usersOf = new Map<string, Set<string>>()
+  /** Eviction cursor over `#entries` in least-recently-used order; see `#evictOldest`. */
+  #cursor: MapIterator<string> = this.#entries.keys()
   readonly #max: number
   readonly #now: () => number
   #version = 0
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#max = options.maxEntries ?? 100_000
-    this.#now = options.now ?? Date.now
-    const every = options.sweepInterval ?? 60_000
+    const config = resolveMemoryOptions(options)
+    this.#max = config.maxEntries
+    this.#now = config.now
+    const every = config.sweepInterval
     if (every > 0) {
       this.#timer = setInterval(() => this.sweep(), every)
       this.#timer.unref()
@@ -93,7 +88,7 @@ export class MemoryStore implements VersionedStore, TouchStore, UserIndexStore {
   }
 
   async delete(key: string): Promise<void> {
-    this.#entries.delete(key)
+    this.#drop(key)
   }
 
   async *all(prefix: string): AsyncIterable<[string, Uint8Array]> {
@@ -109,27 +104,27 @@ export class MemoryStore implements VersionedStore, TouchStore, UserIndexStore {
     let members = this.#users.get(user)
     if (members === undefined) this.#users.set(user, (members = new Map()))
     members.set(key, expiry.getTime())
+    let users = this.#usersOf.get(key)
+    if (users === undefined) this.#usersOf.set(key, (users = new Set()))
+    users.add(user)
   }
 
   async listUser(user: string): Promise<string[]> {
     const members = this.#users.get(user)
     if (members === undefined) return []
     const now = this.#now()
-    for (const [key, expiry] of members) if (expiry <= now) members.delete(key)
-    if (members.size === 0) this.#users.delete(user)
+    for (const [key, expiry] of members) if (expiry <= now) this.#unindex(user, key)
     return [...members.keys()]
   }
 
   async removeFromUser(user: string, key: string): Promise<void> {
-    const members = this.#users.get(user)
-    members?.delete(key)
-    if (members?.size === 0) this.#users.delete(user)
+    this.#unindex(user, key)
   }
 
   /** Drop every expired entry and index member now. */
   sweep(): void {
     const now = this.#now()
-    for (const [key, entry] of this.#entries) if (entry.expiry <= now) this.#entries.delete(key)
+    for (const [key, entry] of this.#entries) if (entry.expiry <= now) this.#drop(key)
     for (const user of [...this.#users.keys()]) void this.listUser(user)
   }
 
@@ -142,27 +137,53 @@ export class MemoryStore implements VersionedStore, TouchStore, UserIndexStore {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     if (entry.expiry <= this.#now()) {
-      this.#entries.delete(key)
+      this.#drop(key)
       return undefined
     }
+    // A read is a use: move the entry to the most recently used end of the Map.
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
     return entry
   }
 
   #write(key: string, data: Uint8Array, expiry: Date): number {
-    // Re-insert so Map order is least-recently-written first, for eviction.
-    this.#entries.delete(key)
-    if (this.#entries.size >= this.#max) this.#evict()
+    // Re-insert so Map order is least-recently-used first, for eviction.
+    const existed = this.#entries.delete(key)
+    // At capacity, the least recently used entry goes (an expired one is usually it):
+    // O(1), no sweep per write. Expired entries otherwise go on read and on the timer.
+    if (!existed && this.#entries.size >= this.#max) this.#evictOldest()
     const version = ++this.#version
     // Copy: a caller reusing its buffer must not change what is stored.
     this.#entries.set(key, { data: new Uint8Array(data), expiry: expiry.getTime(), version })
     return version
   }
 
-  #evict(): void {
-    this.sweep()
-    for (const key of this.#entries.keys()) {
-      if (this.#entries.size < this.#max) break
-      this.#entries.delete(key)
-    }
+  /**
+   * Drop the least recently used entry. One iterator is kept across evictions: a fresh
+   * `keys().next()` would step over every slot deleted since the Map last rehashed
+   * (O(n) per write at capacity); the kept one steps over each slot once. Every live key
+   * behind it was re-inserted after it passed, so the next key it yields is the oldest.
+   */
+  #evictOldest(): void {
+    let next = this.#cursor.next()
+    if (next.done === true) next = (this.#cursor = this.#entries.keys()).next()
+    if (next.done !== true) this.#drop(next.value)
+  }
+
+  /** Remove an entry and every user-index member pointing at it. */
+  #drop(key: string): void {
+    this.#entries.delete(key)
+    const users = this.#usersOf.get(key)
+    if (users === undefined) return
+    for (const user of [...users]) this.#unindex(user, key)
+  }
+
+  #unindex(user: string, key: string): void {
+    const members = this.#users.get(user)
+    members?.delete(key)
+    if (members?.size === 0) this.#users.delete(user)
+    const users = this.#usersOf.get(key)
+    users?.delete(user)
+    if (users?.size === 0) this.#usersOf.delete(key)
   }
 }

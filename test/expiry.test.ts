@@ -22,6 +22,16 @@ async function app(t: Test, options: SessionManagerOptions = {}) {
       if (url.pathname === '/forget') manager.rememberMe(req, false)
       if (url.pathname === '/remember') manager.rememberMe(req, true)
       if (url.pathname === '/deadline') manager.setDeadline(req, new Date(clock + 5 * MIN))
+      if (url.pathname === '/bad-deadline') {
+        const at = url.searchParams.get('at') ?? ''
+        try {
+          manager.setDeadline(req, new Date(/^-?\d+(\.\d+)?(e\d+)?$/.test(at) ? Number(at) : at))
+        } catch (err) {
+          const e = err as { name?: string; code?: string; message?: string }
+          res.end(`refused ${e.name} ${e.code} ${e.message}`)
+          return
+        }
+      }
       res.end(`n=${manager.getNumber(req, 'n')};deadline=${manager.deadline(req).getTime() - clock}`)
     }),
   )
@@ -105,4 +115,19 @@ t.test('setDeadline moves the absolute deadline', async (t) => {
   t.equal(maxAge(moved.setCookies[0]), 300)
   advance(6 * MIN)
   t.equal((await client.get('/')).body.split(';')[0], 'n=0')
+})
+
+t.test('setDeadline refuses an invalid or out-of-range Date at once and keeps the session', async (t) => {
+  const { client, store } = await app(t, { lifetime: '1h' })
+  await client.get('/put')
+  for (const at of ['garbage', String(8.64e15), String(Date.now() + 2 ** 31 * 1000), '-1']) {
+    const reply = await client.get(`/bad-deadline?at=${encodeURIComponent(at)}`)
+    t.equal(reply.status, 200, `deadline ${at}: never a 500`)
+    t.match(reply.body, /^refused ConfigError ERR_CONFIG setDeadline: argument deadline: expected a valid Date/, `deadline ${at} refused`)
+    t.same(reply.setCookies, [], 'and nothing written')
+  }
+  const after = await client.get('/put')
+  t.equal(after.body, 'n=2;deadline=3600000', 'the stored session is intact, its deadline unchanged')
+  t.notMatch(after.setCookies[0] ?? '', /Invalid Date|NaN/)
+  t.ok(store.total > 0)
 })

@@ -18,7 +18,8 @@ t.test('package.json: ESM, side-effect free, optional peers', async (t) => {
     t.ok(pkg.peerDependencies[peer], `${peer} is a peer dependency`)
     t.equal(pkg.peerDependenciesMeta[peer]?.optional, true, `${peer} is optional`)
   }
-  t.same(Object.keys(pkg.dependencies), ['zod'], 'zod is the only runtime dependency')
+  t.same(Object.keys(pkg.dependencies).sort(), ['cookie', 'zod'], 'zod and cookie (1.x, Node 20) are the only runtime dependencies')
+  t.match(pkg.dependencies.cookie, /^\^1\./, 'cookie 1.x: 2.x needs Node 22')
   t.equal(pkg.peerDependencies.jose, undefined, 'the cookie store seals with node:crypto: no jose at run time')
 })
 

@@ -36,7 +36,8 @@ t.test("cookie.secure 'auto' over plain HTTP and behind a proxy", async (t) => {
   t.match(await cookieOverHttp({ trustProxy: true }, { 'x-forwarded-proto': 'https, http' }), /; Secure/, 'the first hop counts')
   t.notMatch(await cookieOverHttp({ trustProxy: true }, { 'x-forwarded-proto': 'http' }), /Secure/)
   t.match(await cookieOverHttp({ cookie: { secure: true } }), /; Secure/, 'secure: true always')
-  t.match(await cookieOverHttp({ cookie: { sameSite: 'none', partitioned: true } }), /SameSite=None; Partitioned/)
+  t.match(await cookieOverHttp({ cookie: { sameSite: 'none', partitioned: true, secure: true } }), /; Secure; SameSite=None; Partitioned/)
+  t.throws(() => new SessionManager({ cookie: { sameSite: 'none' } }), { code: 'ERR_CONFIG' }, "sameSite 'none' with secure 'auto' is refused: over plain HTTP the browser would drop it")
 })
 
 t.test("cookie.secure 'auto' over real TLS", async (t) => {

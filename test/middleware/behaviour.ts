@@ -205,6 +205,23 @@ export function behaviour(name: string, factory: AppFactory): void {
     t.ok(keys.includes('start'), 'and the earlier one')
   })
 
+  test('a session cookie inside another cookie\'s value is not a session cookie', async (t) => {
+    const { store, client } = await start(t, factory)
+    await client.get('/put')
+    const token = /^session=([^;]+)/.exec(client.cookieHeader)?.[1] ?? ''
+    t.equal(token.length, 43, 'a real token to smuggle')
+    const fresh = new Client(client.base)
+    const before = store.total
+    for (const cookie of [`pref=dark session=${token}`, `pref="x session=${token}"`, `a=b,session=${token}`]) {
+      const reply = await fresh.get('/', { headers: { cookie } })
+      t.equal(reply.status, 200)
+      t.equal(reply.body, 'n=0', `${cookie.slice(0, 20)}… does not carry the session`)
+    }
+    t.equal(store.total, before, 'and costs no store call')
+    const own = await fresh.get('/', { headers: { cookie: `pref=dark; session=${token}` } })
+    t.equal(own.body, 'n=1', 'the same token as a cookie of its own is the session')
+  })
+
   test('malformed, oversized and duplicate cookies: no session, no store call', async (t) => {
     const { store, client } = await start(t, factory)
     const headers = [

@@ -141,6 +141,7 @@ t.test('CookieStore refuses what cannot hold statelessly, with clear errors', as
   t.throws(() => new CookieStore({ keys: ['too short'] }), { code: 'ERR_CONFIG', message: /keys\.0: expected exactly 32 bytes/ })
   t.throws(() => new CookieStore({ keys: [new Uint8Array(32)] }), { code: 'ERR_CONFIG', message: /random/ })
   t.throws(() => new CookieStore({ keys: [] }), { code: 'ERR_CONFIG', message: /at least one key/ })
+  t.throws(() => new CookieStore({ keys: [k1], key: k1 } as never), { name: 'ConfigError', code: 'ERR_CONFIG', message: /^invalid CookieStore options: unknown option key$/ })
   t.ok(new CookieStore({ keys: [k1.toString('base64url'), k2.toString('hex')] }), 'base64url and hex keys accepted')
 })
 

@@ -102,7 +102,7 @@ if (await reachable(t, `etcd at ${url}`, () => client.get('probe').string())) {
     const expiry = Number(envelope?.readBigUInt64BE(1))
     t.ok(Math.abs(expiry - (Date.now() + 60_000)) < 5000, 'then the exact expiry in ms')
     t.equal(envelope?.subarray(9).toString(), 'data', 'then the data')
-    await t.rejects(store.commit('a\0b', bytes('x'), later(1000)), TypeError, 'NUL in a key')
+    await t.rejects(store.commit('a\0b', bytes('x'), later(1000)), { name: 'ConfigError', code: 'ERR_CONFIG', message: /argument key: expected no NUL character/ }, 'NUL in a key: a documented error')
     await store.delete(`${p}s`)
     t.same(await client.getAll().prefix(`${p}s`).keys(), [], 'delete removes the sidecar too')
   })

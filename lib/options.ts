@@ -1,0 +1,33 @@
+/**
+ * One way to validate a constructor's options, for the manager and every store: a zod
+ * schema, and on failure one `ConfigError` in one format —
+ * `invalid <Owner> options: option <path>: <expected>; unknown option <name>`.
+ */
+import type { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+/**
+ * `options` parsed by `schema` (defaults applied), or a `ConfigError` naming every bad
+ * option and what was expected.
+ *
+ * @example
+ * ```ts
+ * const config = parseOptions('MemoryStore', memoryOptionsSchema, options)
+ * ```
+ */
+export function parseOptions<S extends z.ZodType>(owner: string, schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options ?? {})
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.')
+    return issue.code === 'unrecognized_keys'
+      ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')}`
+      : `option ${path || '(options)'}: ${issue.message}`
+  })
+  throw new ConfigError(`invalid ${owner} options: ${problems.join('; ')}`)
+}
+
+/** The same format for a rule checked after parsing. */
+export function optionError(owner: string, option: string, expected: string): ConfigError {
+  return new ConfigError(`invalid ${owner} options: option ${option}: ${expected}`)
+}
