@@ -10,8 +10,10 @@ import Koa from 'koa'
 import type { SessionManager } from '../../../lib/index.js'
 import { sessionErrors, sessionMiddleware as expressSessions } from '../../../middleware/express.js'
 import { sessionPlugin } from '../../../middleware/fastify.js'
+import { fetchHandler } from '../../../middleware/fetch.js'
 import { sessionMiddleware as koaSessions } from '../../../middleware/koa.js'
 import { sessionHandler } from '../../../middleware/node.js'
+import { serveFetch } from '../../helpers/fetch-server.js'
 import { listen, type Running } from '../../helpers/http.js'
 
 /** What an app reports about the errors that reached its framework's error path. */
@@ -162,6 +164,28 @@ export const koaApp: AppFactory = async ({ manager, errors }) => {
   })
   return listen(app.callback())
 }
+
+/** A body as a two-chunk web stream. */
+const webStreamOf = (body: string) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(body.slice(0, 2)))
+      controller.enqueue(new TextEncoder().encode(body.slice(2)))
+      controller.close()
+    },
+  })
+
+/** A Fetch handler through `fetchHandler`, served by a Node converter; errors reach the manager's logger. */
+export const fetchApp: AppFactory = async ({ manager }) =>
+  serveFetch(
+    fetchHandler(manager, async (request) => {
+      const url = urlOf(new URL(request.url).pathname + new URL(request.url).search)
+      const body = await act(manager, request, url)
+      const headers = new Headers({ 'content-type': 'text/plain; charset=utf-8' })
+      ownHeaders(url, (k, v) => headers.set(k, v))
+      return new Response(url.searchParams.has('stream') ? webStreamOf(body) : body, { headers })
+    }),
+  )
 
 /** Every framework by name. */
 export const apps: Record<'node' | 'express' | 'fastify' | 'koa', AppFactory> = {
