@@ -3,7 +3,8 @@
  * Next.js route handlers, Cloudflare-style workers. Runtime-neutral: built on
  * lib/transport.ts and `manager.attach`/`manager.end` only, no `node:http`.
  */
-import { ConfigError, mergeSessionHeaders, type RequestInfo, type SessionHeaders, SessionManager } from '../lib/index.js'
+import { ConfigError, type SessionHeaders, SessionManager } from '../lib/index.js'
+import { endOnAbort, fetchRequestInfo, withSessionHeaders } from '../lib/web.js'
 
 /** A Fetch handler, sync or async. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
@@ -16,47 +17,6 @@ export interface FetchHandlerOptions {
    * throws or rejects, the default answers.
    */
   onError?: (err: unknown, request: Request) => Response | Promise<Response>
-}
-
-/** RequestInfo of a Fetch `Request`: TLS is read from the URL's scheme. */
-export function fetchRequestInfo(request: Request): RequestInfo {
-  const h = request.headers
-  let encrypted = false
-  try {
-    encrypted = new URL(request.url).protocol === 'https:'
-  } catch {
-    // A relative or odd URL: not known to be TLS.
-  }
-  return {
-    cookie: h.get('cookie') ?? undefined,
-    authorization: h.get('authorization') ?? undefined,
-    forwardedProto: h.get('x-forwarded-proto') ?? undefined,
-    encrypted,
-  }
-}
-
-/**
- * Merge a request end's headers into a Fetch response. A response whose headers are
- * immutable (`Response.redirect`, a `fetch()` response) is replaced by a new one with
- * the same status and the same body stream, untouched.
- */
-export function withSessionHeaders(response: Response, headers: SessionHeaders): Response {
-  if (headers.length === 0) return response
-  const target = (h: Headers) => ({
-    get: (name: string) => h.get(name) ?? undefined,
-    set: (name: string, value: string) => h.set(name, value),
-    append: (name: string, value: string) => h.append(name, value),
-  })
-  try {
-    // An immutable Headers throws on its first write, before anything changed.
-    mergeSessionHeaders(target(response.headers), headers)
-    return response
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err
-  }
-  const copy = new Headers(response.headers)
-  mergeSessionHeaders(target(copy), headers)
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copy })
 }
 
 /**
@@ -108,12 +68,7 @@ export function fetchHandler(manager: SessionManager, handler: FetchHandler, opt
     try {
       const attached = manager.attach(request, fetchRequestInfo(request))
       session = attached instanceof Promise ? await attached : attached
-      // A client that hung up (the request's signal aborts): the request ends as failed,
-      // releasing what it held even if the handler never answers. End is idempotent.
-      if (attached instanceof Promise && !request.signal.aborted) {
-        const loaded = session
-        request.signal.addEventListener('abort', () => void Promise.resolve(manager.end(loaded, true)).catch(() => {}), { once: true })
-      }
+      if (attached instanceof Promise) endOnAbort(manager, request, session)
     } catch (err) {
       return fail(err, request)
     }
