@@ -223,9 +223,11 @@ export const honoApp: AppFactory = async ({ manager, errors }) => {
 }
 
 /** Every framework by name. */
-export const apps: Record<'node' | 'express' | 'fastify' | 'koa', AppFactory> = {
+export const apps: Record<'node' | 'express' | 'fastify' | 'koa' | 'fetch' | 'hono', AppFactory> = {
   node: nodeApp,
   express: expressApp,
   fastify: fastifyApp,
   koa: koaApp,
+  fetch: fetchApp,
+  hono: honoApp,
 }
