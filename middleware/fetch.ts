@@ -87,6 +87,11 @@ export function fetchHandler(manager: SessionManager, handler: FetchHandler, opt
       await response.body?.cancel().catch(() => {})
       return fail(err, request)
     }
-    return withSessionHeaders(response, headers)
+    try {
+      return withSessionHeaders(response, headers)
+    } catch (err) {
+      // An immutable response whose body was already read cannot be rebuilt.
+      return fail(err, request)
+    }
   }
 }

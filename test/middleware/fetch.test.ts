@@ -189,3 +189,16 @@ t.test('fetchHandler: a handler that returns no Response is a failure, not commi
   t.equal(reply.status, 500)
   t.equal(store.total, 0)
 })
+
+t.test('fetchHandler: an immutable response whose body was already read is a 500, never a rejection', async (t) => {
+  const { manager } = managerOf()
+  const handle = fetchHandler(manager, async (request) => {
+    manager.put(request, 'n', 1)
+    const upstream = await fetch('data:text/plain,hello')
+    await upstream.text()
+    return upstream
+  })
+  const reply = await handle(new Request('http://app.test/'))
+  t.equal(reply.status, 500)
+  t.equal(manager.inFlight, 0)
+})
