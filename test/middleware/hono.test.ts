@@ -116,3 +116,19 @@ t.test('hono sessionMiddleware: a store failure reaches app.onError; a thrown ha
   t.equal(await (await app.request('/', { headers: { cookie } })).text(), 'n=1')
   t.equal(manager.inFlight, 0)
 })
+
+t.test('hono sessionMiddleware: a fetch() response whose body was already read: answered, never a rejection', async (t) => {
+  const { app, manager, errors } = setup()
+  app.get('/', async (c) => {
+    manager.put(c, 'n', 1)
+    const upstream = await fetch('data:text/plain,hello')
+    await upstream.text()
+    return upstream
+  })
+  const res = await app.request('/')
+  // Hono hands back its own (mutable) Response here: the cookie is merged into it.
+  t.equal(res.status, 200)
+  t.equal(res.headers.getSetCookie().length, 1)
+  t.same(errors, [])
+  t.equal(manager.inFlight, 0)
+})
