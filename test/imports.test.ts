@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 
 const root = new URL('..', import.meta.url).pathname
-const peers = ['ioredis', 'etcd3', 'mysql2', 'pg', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa']
+const peers = ['ioredis', 'etcd3', 'mysql2', 'pg', 'jose', 'express', 'fastify', 'fastify-plugin', 'koa', 'hono']
 
 function imports(dir: string): Array<{ file: string; spec: string; typeOnly: boolean }> {
   const out = []
@@ -119,4 +119,35 @@ t.test('lib, stores and middleware never import OpenTelemetry; otel/ imports lib
   t.same(bad, [])
   const otel = imports('otel').filter(({ spec }) => !spec.startsWith('node:') && spec !== '@opentelemetry/api' && !spec.startsWith('../lib/'))
   t.same(otel, [])
+})
+
+t.test('the Fetch path (middleware/fetch.ts, middleware/hono.ts) loads nothing of node:http, at run time', async (t) => {
+  // Runtime imports only (import type is erased), followed transitively through our own files.
+  const runtimeSpecs = (file: string) => {
+    const text = readFileSync(join(root, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '')
+    return [...text.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^'";]*?from\s+'([^']+)'/gm)].map((m) => m[1] ?? '')
+  }
+  const nodeWeb = ['node:http', 'http', 'node:https', 'https', 'node:net', 'net', 'node:tls', 'node:stream', 'stream']
+  for (const entry of ['middleware/fetch.ts', 'middleware/hono.ts']) {
+    const seen = new Set<string>()
+    const offenders: string[] = []
+    const visit = (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      for (const spec of runtimeSpecs(file)) {
+        if (nodeWeb.includes(spec)) offenders.push(`${file} -> ${spec}`)
+        if (!spec.startsWith('.')) continue
+        const parts = file.split('/').slice(0, -1)
+        for (const p of spec.split('/')) {
+          if (p === '..') parts.pop()
+          else if (p !== '.') parts.push(p)
+        }
+        visit(parts.join('/').replace(/\.js$/, '.ts'))
+      }
+    }
+    visit(entry)
+    t.same(offenders, [], `${entry}: no node:http on its path`)
+    t.ok(seen.has('lib/web.ts'), `${entry} goes through the web glue`)
+    t.ok(seen.has('lib/manager.ts'), `${entry}: the walk followed the core (${seen.size} files)`)
+  }
 })

@@ -14,7 +14,7 @@ t.test('package.json: ESM, side-effect free, optional peers', async (t) => {
   t.equal(pkg.name, 'session-manager')
   t.equal(pkg.type, 'module')
   t.equal(pkg.sideEffects, false)
-  for (const peer of ['ioredis', 'etcd3', 'mysql2', 'pg', 'express', 'fastify', 'koa']) {
+  for (const peer of ['ioredis', 'etcd3', 'mysql2', 'pg', 'express', 'fastify', 'koa', 'hono']) {
     t.ok(pkg.peerDependencies[peer], `${peer} is a peer dependency`)
     t.equal(pkg.peerDependenciesMeta[peer]?.optional, true, `${peer} is optional`)
   }
@@ -49,6 +49,20 @@ t.test('the built core loads without loading any client or framework', async (t)
   t.equal(run.status, 0, run.stderr)
   const out = JSON.parse(run.stdout.trim())
   t.ok(out.ok)
-  const heavy = (out.loaded as string[]).filter((f) => /node_modules\/(ioredis|etcd3|mysql2|pg|jose|express|fastify|koa)\//.test(f))
+  const heavy = (out.loaded as string[]).filter((f) => /node_modules\/(ioredis|etcd3|mysql2|pg|jose|express|fastify|koa|hono)\//.test(f))
   t.same(heavy, [], 'no client or framework was loaded')
+})
+
+t.test('the built fetch adapter works from dist: an immutable redirect gets the cookie', async (t) => {
+  const script = `
+    const { SessionManager } = await import('${root}dist/lib/index.js')
+    const { fetchHandler } = await import('${root}dist/middleware/fetch.js')
+    const m = new SessionManager()
+    const handle = fetchHandler(m, (r) => { m.put(r, 'a', 1); return Response.redirect('https://x.test/', 303) })
+    const res = await handle(new Request('https://x.test/login', { method: 'POST' }))
+    console.log(JSON.stringify({ status: res.status, cookies: res.headers.getSetCookie().length }))
+  `
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: root })
+  t.equal(run.status, 0, run.stderr)
+  t.same(JSON.parse(run.stdout.trim()), { status: 303, cookies: 1 })
 })

@@ -3,6 +3,8 @@
  * cross-framework test: every path goes to {@link act}, which does the session work
  * and returns the body, and each framework sends it its own way.
  */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import express from 'express'
 import Fastify from 'fastify'
@@ -10,8 +12,13 @@ import Koa from 'koa'
 import type { SessionManager } from '../../../lib/index.js'
 import { sessionErrors, sessionMiddleware as expressSessions } from '../../../middleware/express.js'
 import { sessionPlugin } from '../../../middleware/fastify.js'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { fetchHandler } from '../../../middleware/fetch.js'
+import { sessionMiddleware as honoSessions } from '../../../middleware/hono.js'
 import { sessionMiddleware as koaSessions } from '../../../middleware/koa.js'
 import { sessionHandler } from '../../../middleware/node.js'
+import { serveFetch } from '../../helpers/fetch-server.js'
 import { listen, type Running } from '../../helpers/http.js'
 
 /** What an app reports about the errors that reached its framework's error path. */
@@ -163,10 +170,64 @@ export const koaApp: AppFactory = async ({ manager, errors }) => {
   return listen(app.callback())
 }
 
+/** A body as a two-chunk web stream. */
+const webStreamOf = (body: string) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(body.slice(0, 2)))
+      controller.enqueue(new TextEncoder().encode(body.slice(2)))
+      controller.close()
+    },
+  })
+
+/** A Fetch handler through `fetchHandler`, served by a Node converter; errors reach the manager's logger. */
+export const fetchApp: AppFactory = async ({ manager }) =>
+  serveFetch(
+    fetchHandler(manager, async (request) => {
+      const url = urlOf(new URL(request.url).pathname + new URL(request.url).search)
+      const body = await act(manager, request, url)
+      const headers = new Headers({ 'content-type': 'text/plain; charset=utf-8' })
+      ownHeaders(url, (k, v) => headers.set(k, v))
+      return new Response(url.searchParams.has('stream') ? webStreamOf(body) : body, { headers })
+    }),
+  )
+
+/** Hono on Node through @hono/node-server; errors recorded by `app.onError`, answered with a bare 500. */
+export const honoApp: AppFactory = async ({ manager, errors }) => {
+  const app = new Hono()
+  app.onError((err, c) => {
+    errors.push(err)
+    return c.text('Internal Server Error', 500)
+  })
+  app.use(honoSessions(manager))
+  app.all('*', async (c) => {
+    const url = urlOf(new URL(c.req.url).pathname + new URL(c.req.url).search)
+    const body = await act(manager, c, url)
+    ownHeaders(url, (k, v) => c.header(k, v))
+    c.header('content-type', 'text/plain; charset=utf-8')
+    return c.body(url.searchParams.has('stream') ? webStreamOf(body) : body)
+  })
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
 /** Every framework by name. */
-export const apps: Record<'node' | 'express' | 'fastify' | 'koa', AppFactory> = {
+export const apps: Record<'node' | 'express' | 'fastify' | 'koa' | 'fetch' | 'hono', AppFactory> = {
   node: nodeApp,
   express: expressApp,
   fastify: fastifyApp,
   koa: koaApp,
+  fetch: fetchApp,
+  hono: honoApp,
 }
