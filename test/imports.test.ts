@@ -29,9 +29,15 @@ t.test('lib imports no framework, client or store but memory', async (t) => {
   t.same(bad, [])
 })
 
+/** Store modules shared by several stores: they import no client, so any store may use them. */
+const sharedStoreModules = ['./sql-cleanup.js']
+
 t.test('stores import lib and their own client only', async (t) => {
+  const shared = imports('stores').filter(({ file }) => sharedStoreModules.includes(`./${file.split('/')[1]?.replace(/\.ts$/, '.js')}`))
+  t.same(shared.filter(({ spec }) => !spec.startsWith('../lib/')), [], 'a shared store module imports nothing but lib')
   const bad = imports('stores').filter(({ file, spec, typeOnly }) => {
     if (spec.startsWith('../middleware')) return true
+    if (sharedStoreModules.includes(spec)) return false
     if (spec.startsWith('./')) return !spec.startsWith(`./${file.split('/')[1]?.replace(/\.ts$/, '').split('-')[0]}`)
     if (peers.includes(spec)) return !typeOnly && !file.includes(spec.replace(/^pg$/, 'postgres').replace('mysql2', 'mysql').replace('etcd3', 'etcd').replace('ioredis', 'redis').replace('jose', 'cookie'))
     return false
