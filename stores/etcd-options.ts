@@ -2,7 +2,9 @@
  * Options of the etcd store, and their validation (a bad option throws `ConfigError`
  * at construction, naming the option and what was expected).
  */
-import { ConfigError } from '../lib/errors.js'
+import { z } from 'zod'
+import { MAX_TIMER_MS } from '../lib/config.js'
+import { functionOption, parseOptions, wholeNumber, wholeOption } from '../lib/options.js'
 
 /** Options of {@link EtcdStore}. */
 export interface EtcdStoreOptions {
@@ -32,32 +34,17 @@ export interface EtcdStoreOptions {
 /** Every option with its default applied. */
 export type ResolvedEtcdOptions = Required<EtcdStoreOptions>
 
-const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
+const schema = z.strictObject({
+  leaseBucket: wholeNumber(1000, 86_400_000, 'a whole number of seconds in ms, from 1000 to 86400000')
+    .refine((v) => v % 1000 === 0, { error: 'expected a whole number of seconds in ms, from 1000 to 86400000' })
+    .default(60_000),
+  pageSize: wholeOption(1, 10_000, 500),
+  userNamespace: z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' }).default('\0users/'),
+  timeout: wholeOption(0, MAX_TIMER_MS, 5000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  now: functionOption<() => number>().default(() => Date.now),
+})
 
-/** Apply defaults and check every option; throws `ConfigError` on the first bad one. */
+/** Apply defaults and check every option; throws `ConfigError` naming every bad one. */
 export function validateOptions(options: EtcdStoreOptions): ResolvedEtcdOptions {
-  const o = {
-    leaseBucket: 60_000,
-    pageSize: 500,
-    userNamespace: '\0users/',
-    timeout: 5000,
-    now: Date.now,
-    // An option given as `undefined` keeps its default.
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as ResolvedEtcdOptions
-  const bad = (name: string, expected: string, got: unknown): never => {
-    throw new ConfigError(`EtcdStore option \`${name}\` must be ${expected}, got ${String(got)}`)
-  }
-  if (!int(o.leaseBucket) || o.leaseBucket < 1000 || o.leaseBucket > 86_400_000 || o.leaseBucket % 1000 !== 0) {
-    bad('leaseBucket', 'a whole number of seconds in ms, from 1000 to 86 400 000', o.leaseBucket)
-  }
-  if (!int(o.pageSize) || o.pageSize < 1 || o.pageSize > 10_000) {
-    bad('pageSize', 'an integer from 1 to 10 000', o.pageSize)
-  }
-  if (typeof o.userNamespace !== 'string' || o.userNamespace === '') {
-    bad('userNamespace', 'a non-empty string', o.userNamespace)
-  }
-  if (!int(o.timeout) || o.timeout < 0) bad('timeout', 'an integer number of ms >= 0', o.timeout)
-  if (typeof o.now !== 'function') bad('now', 'a function returning ms since the epoch', o.now)
-  return o
+  return parseOptions('EtcdStore', schema, options)
 }

@@ -2,7 +2,9 @@
  * Options of the MySQL store, and their validation (a bad option throws `ConfigError`
  * at construction, naming the option and what was expected).
  */
-import { ConfigError } from '../lib/errors.js'
+import { z } from 'zod'
+import { MAX_TIMER_MS } from '../lib/config.js'
+import { functionOption, parseOptions, wholeNumber, wholeOption } from '../lib/options.js'
 
 /** Options of `MySQLStore`. */
 export interface MySQLStoreOptions {
@@ -57,29 +59,27 @@ export interface ResolvedMySQLOptions {
   now: () => number
 }
 
-const integer = (name: string, value: number | undefined, fallback: number, zero = false) => {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero)) {
-    throw new ConfigError(`MySQLStore option "${name}" must be a ${zero ? 'non-negative' : 'positive'} integer, got ${String(value)}`)
-  }
-  return v
-}
+const ms = (fallback: number) => wholeOption(0, MAX_TIMER_MS, fallback, `a whole number of ms from 0 to ${MAX_TIMER_MS}`)
 
-/** Apply defaults and check every option; throws `ConfigError` on the first bad one. */
+const schema = z.strictObject({
+  table: z.string({ error: 'expected a table name' }).default('sessions'),
+  createTable: z.boolean({ error: 'expected a boolean' }).default(false),
+  cleanupInterval: ms(300_000),
+  cleanupBatch: wholeOption(1, 100_000, 500),
+  pageSize: wholeOption(1, 10_000, 100),
+  queryTimeout: ms(5000),
+  retryWindow: wholeNumber(0, MAX_TIMER_MS, `a whole number of ms from 0 to ${MAX_TIMER_MS}`).optional(),
+  syncWait: z
+    .union([z.literal('auto'), z.literal(false), z.number().int().min(0).max(15)], { error: "expected 'auto', false or a whole number from 0 to 15" })
+    .default('auto'),
+  pattern: z.string({ error: 'expected a PoolCluster node pattern' }).optional(),
+  selector: z.enum(['RR', 'RANDOM', 'ORDER'], { error: "expected 'RR', 'RANDOM' or 'ORDER'" }).optional(),
+  now: functionOption<() => number>().default(() => Date.now),
+  onCleanupError: functionOption<(err: unknown) => void>().optional(),
+})
+
+/** Apply defaults and check every option; throws `ConfigError` naming every bad one. */
 export function validateOptions(options: MySQLStoreOptions): ResolvedMySQLOptions {
-  const syncWait = options.syncWait ?? 'auto'
-  if (syncWait !== 'auto' && syncWait !== false && !(Number.isInteger(syncWait) && syncWait >= 0 && syncWait <= 15)) {
-    throw new ConfigError(`MySQLStore option "syncWait" must be 'auto', false or 0-15, got ${String(syncWait)}`)
-  }
-  return {
-    table: options.table ?? 'sessions',
-    createTable: options.createTable === true,
-    pageSize: integer('pageSize', options.pageSize, 100),
-    cleanupBatch: integer('cleanupBatch', options.cleanupBatch, 500),
-    cleanupInterval: integer('cleanupInterval', options.cleanupInterval, 300_000, true),
-    queryTimeout: integer('queryTimeout', options.queryTimeout, 5000, true),
-    retryWindow: options.retryWindow === undefined ? undefined : integer('retryWindow', options.retryWindow, 0, true),
-    syncWait,
-    now: options.now ?? Date.now,
-  }
+  const o = parseOptions('MySQLStore', schema, options)
+  return { ...o, retryWindow: o.retryWindow }
 }

@@ -1,10 +1,11 @@
 /**
  * Options of the Postgres store, and their validation with zod: a bad option throws
  * `ConfigError` at construction, naming the option and what was expected, in the
- * format of the MySQL store (`PostgresStore option "pageSize" must be …, got 0`).
+ * library's one format (`invalid PostgresStore options: option pageSize: expected …`).
  */
 import { z } from 'zod'
-import { ConfigError } from '../lib/errors.js'
+import { MAX_TIMER_MS } from '../lib/config.js'
+import { functionOption, parseOptions, wholeOption } from '../lib/options.js'
 
 /** Options of `PostgresStore`. */
 export interface PostgresStoreOptions {
@@ -64,60 +65,27 @@ export const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
 /** Schema names: a plain identifier of Postgres's 63 characters at most. */
 export const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
-const positive = z.number().int().positive()
-const nonNegative = z.number().int().nonnegative()
-const fn = <T>() => z.custom<T>((f) => typeof f === 'function')
+const identifier = (pattern: RegExp) => {
+  const error = `expected a plain identifier matching ${pattern}`
+  return z.string({ error }).regex(pattern, { error })
+}
 
-// Each entry: the schema, and what the message says was expected.
-const fields = {
-  table: [z.string().regex(TABLE_NAME), `a plain identifier matching ${TABLE_NAME}`],
-  schema: [z.string().regex(SCHEMA_NAME), `a plain identifier matching ${SCHEMA_NAME}`],
-  createTable: [z.boolean(), 'a boolean'],
-  cleanupInterval: [nonNegative, 'a non-negative integer'],
-  cleanupBatch: [positive.max(100_000), 'a positive integer (at most 100 000)'],
-  pageSize: [positive.max(10_000), 'a positive integer (at most 10 000)'],
-  queryTimeout: [nonNegative, 'a non-negative integer'],
-  retryWindow: [nonNegative, 'a non-negative integer'],
-  maxDataSize: [positive.max(1024 ** 3 - 1), 'a positive integer below 1 GiB (the bytea limit)'],
-  now: [fn<() => number>(), 'a function returning ms since the epoch'],
-  onCleanupError: [fn<(err: unknown) => void>(), 'a function'],
-} as const satisfies Record<keyof PostgresStoreOptions, readonly [z.ZodType, string]>
+const schema = z.strictObject({
+  table: identifier(TABLE_NAME).default('sessions'),
+  schema: identifier(SCHEMA_NAME).optional(),
+  createTable: z.boolean({ error: 'expected a boolean' }).default(false),
+  cleanupInterval: wholeOption(0, MAX_TIMER_MS, 300_000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  cleanupBatch: wholeOption(1, 100_000, 500),
+  pageSize: wholeOption(1, 10_000, 100),
+  queryTimeout: wholeOption(0, MAX_TIMER_MS, 5000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  retryWindow: wholeOption(0, MAX_TIMER_MS, 0, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  maxDataSize: wholeOption(1, 1024 ** 3 - 1, 16 * 1024 * 1024, 'a whole number of bytes below 1 GiB (the bytea limit)'),
+  now: functionOption<() => number>().default(() => Date.now),
+  onCleanupError: functionOption<(err: unknown) => void>().default(() => () => {}),
+})
 
-const schema = z.strictObject(
-  Object.fromEntries(Object.entries(fields).map(([name, [type]]) => [name, type.optional()])) as {
-    [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K][0]>
-  },
-)
-
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value))
-
-/** Apply defaults and check every option; throws `ConfigError` on the first bad one. */
+/** Apply defaults and check every option; throws `ConfigError` naming every bad one. */
 export function validateOptions(options: PostgresStoreOptions): ResolvedPostgresOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new ConfigError(`PostgresStore options must be an object, got ${show(options)}`)
-  }
-  const parsed = schema.safeParse(options)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    if (issue?.code === 'unrecognized_keys') {
-      throw new ConfigError(`PostgresStore has no option ${issue.keys.map((k) => `"${k}"`).join(', ')}`)
-    }
-    const name = String(issue?.path[0]) as keyof typeof fields
-    const value = (options as Record<string, unknown>)[name]
-    throw new ConfigError(`PostgresStore option "${name}" must be ${fields[name]?.[1] ?? 'valid'}, got ${show(value)}`)
-  }
-  const o = parsed.data
-  return {
-    table: o.table ?? 'sessions',
-    schema: o.schema,
-    createTable: o.createTable ?? false,
-    cleanupInterval: o.cleanupInterval ?? 300_000,
-    cleanupBatch: o.cleanupBatch ?? 500,
-    pageSize: o.pageSize ?? 100,
-    queryTimeout: o.queryTimeout ?? 5000,
-    retryWindow: o.retryWindow ?? 0,
-    maxDataSize: o.maxDataSize ?? 16 * 1024 * 1024,
-    now: o.now ?? Date.now,
-    onCleanupError: o.onCleanupError ?? (() => {}),
-  }
+  const o = parseOptions('PostgresStore', schema, options)
+  return { ...o, schema: o.schema }
 }

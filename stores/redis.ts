@@ -1,6 +1,9 @@
 import { secureRandom } from '../lib/token.js'
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+import { z } from 'zod'
+import { MAX_TIMER_MS } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
+import { parseOptions, wholeOption } from '../lib/options.js'
 import type {
   ExpiryWatchStore,
   BatchStore,
@@ -37,12 +40,12 @@ export interface RedisStoreOptions {
   scanCount?: number
 }
 
-const OPTIONS = new Set(['prefix', 'waitReplicas', 'waitTimeout', 'scanCount'])
-
-const integer = (name: string, value: unknown, min: number): number => {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value
-  throw new ConfigError(`RedisStore: option ${name} must be an integer >= ${min}, got ${String(value)}`)
-}
+const optionsSchema = z.strictObject({
+  prefix: z.string({ error: 'expected a string' }).default('sm:'),
+  waitReplicas: wholeOption(0, 1000, 0),
+  waitTimeout: wholeOption(1, MAX_TIMER_MS, 1000, `a whole number of ms from 1 to ${MAX_TIMER_MS}`),
+  scanCount: wholeOption(1, 1_000_000, 250),
+})
 
 // Entry header: an 8-byte random version, then the expiry in ms as a float64.
 const HEADER = 16
@@ -104,18 +107,12 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix) {
       throw new ConfigError('RedisStore: the client has a keyPrefix; use the store option prefix instead')
     }
-    for (const name of Object.keys(options)) {
-      if (!OPTIONS.has(name)) throw new ConfigError(`RedisStore: unknown option ${name}`)
-    }
-    const prefix = options.prefix ?? 'sm:'
-    if (typeof prefix !== 'string') throw new ConfigError('RedisStore: option prefix must be a string')
-    const replicas = integer('waitReplicas', options.waitReplicas ?? 0, 0)
-    const timeout = integer('waitTimeout', options.waitTimeout ?? 1000, 1)
+    const { prefix, waitReplicas: replicas, waitTimeout: timeout, scanCount } = parseOptions('RedisStore', optionsSchema, options)
     this.#client = client
     this.#sessions = `${prefix}s:`
     this.#users = `${prefix}u:`
     this.#wait = replicas > 0 ? { replicas, timeout } : undefined
-    this.#scanCount = integer('scanCount', options.scanCount ?? 250, 1)
+    this.#scanCount = scanCount
   }
 
   async find(key: string): Promise<Uint8Array | undefined> {

@@ -44,6 +44,8 @@ if (await reachable(t, `etcd at ${url}`, () => client.get('probe').string())) {
       t.throws(() => new EtcdStore(client, opts), { code: 'ERR_CONFIG' }, JSON.stringify(opts))
     }
     t.throws(() => new EtcdStore({} as never), { code: 'ERR_CONFIG' }, 'not an etcd3 client')
+    t.throws(() => new EtcdStore(client, { timeout: 2 ** 31 }), { name: 'ConfigError', message: /^invalid EtcdStore options: option timeout: expected a whole number of ms from 0 to 2147483647$/ }, 'timeout beyond the 32-bit timer limit')
+    t.throws(() => new EtcdStore(client, { timout: 5 } as never), { name: 'ConfigError', message: /^invalid EtcdStore options: unknown option timout$/ }, 'an unknown option is named')
     t.ok(new EtcdStore(client, { leaseBucket: undefined }), 'undefined keeps the default')
   })
 

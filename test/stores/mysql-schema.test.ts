@@ -75,6 +75,8 @@ t.test('MySQLStore rejects a bad table name at construction', async (t) => {
   t.throws(() => new MySQLStore(pool, { pageSize: 0 }), { code: 'ERR_CONFIG', message: /pageSize/ })
   t.throws(() => new MySQLStore(pool, { syncWait: 99 }), { code: 'ERR_CONFIG', message: /syncWait/ })
   t.throws(() => new MySQLStore(pool, { retryWindow: -1 }), { code: 'ERR_CONFIG', message: /retryWindow/ })
+  t.throws(() => new MySQLStore(pool, { queryTimeout: 2 ** 31 }), { name: 'ConfigError', code: 'ERR_CONFIG', message: /^invalid MySQLStore options: option queryTimeout: expected a whole number of ms from 0 to 2147483647$/ }, 'beyond the 32-bit timer limit')
+  t.throws(() => new MySQLStore(pool, { tabel: 'x' } as never), { name: 'ConfigError', code: 'ERR_CONFIG', message: /^invalid MySQLStore options: unknown option tabel$/ }, 'an unknown option is named')
 })
 
 t.test('MySQLStore with the database down rejects fast', async (t) => {
