@@ -34,6 +34,11 @@ export interface Running {
 export async function listen(handler: RequestListener | Server): Promise<Running> {
   const server = typeof handler === 'function' ? createServer(handler) : handler
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return running(server)
+}
+
+/** A server already listening on 127.0.0.1, as a `Running` (its URL, and a close that drops keep-alive connections). */
+export function running(server: Server): Running {
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,

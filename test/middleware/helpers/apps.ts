@@ -4,7 +4,6 @@
  * and returns the body, and each framework sends it its own way.
  */
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import express from 'express'
 import Fastify from 'fastify'
@@ -19,7 +18,7 @@ import { sessionMiddleware as honoSessions } from '../../../middleware/hono.js'
 import { sessionMiddleware as koaSessions } from '../../../middleware/koa.js'
 import { sessionHandler } from '../../../middleware/node.js'
 import { serveFetch } from '../../helpers/fetch-server.js'
-import { listen, type Running } from '../../helpers/http.js'
+import { listen, running, type Running } from '../../helpers/http.js'
 
 /** What an app reports about the errors that reached its framework's error path. */
 export interface AppOptions {
@@ -210,16 +209,7 @@ export const honoApp: AppFactory = async ({ manager, errors }) => {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
   })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  return running(server)
 }
 
 /** Every framework by name. */
