@@ -23,6 +23,11 @@ export interface SessionRecord {
   login?: number | undefined
   /** A renewed session's old copy, readable for `renewGrace` but never written. */
   readOnly?: boolean | undefined
+  /**
+   * Set on a renewed session's old key: the store key the session moved to. A request
+   * still running on the old token commits there instead; a new request is not let in.
+   */
+  forward?: string | undefined
   /** The user's values. */
   values: Map<string, unknown>
 }
@@ -42,6 +47,16 @@ const TAG = '$t'
 const MAX_DEPTH = 64
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Set an own property, `__proto__` included: plain assignment of `__proto__` would set
+ * the object's prototype instead (dropping the key, or — decoding hostile bytes —
+ * handing the object a prototype of the attacker's choosing).
+ */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
+  else obj[key] = value
+}
 
 function tagged(type: string, v: Json): Json {
   return { [TAG]: type, v }
@@ -76,7 +91,7 @@ function pack(value: unknown, depth: number): Json {
         throw new CodecError(`cannot encode a ${proto?.constructor?.name ?? 'object'} in a session`)
       }
       const out: { [key: string]: Json } = {}
-      for (const [k, v] of Object.entries(value)) out[k] = pack(v, depth + 1)
+      for (const [k, v] of Object.entries(value)) setOwn(out, k, pack(v, depth + 1))
       // A user object that has our tag key is wrapped so it is never taken for a tag.
       return TAG in out ? tagged('obj', out) : out
     }
@@ -92,7 +107,7 @@ function unpack(json: unknown, depth: number): unknown {
   const obj = json as Record<string, unknown>
   if (typeof obj[TAG] !== 'string') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(obj)) out[k] = unpack(v, depth + 1)
+    for (const [k, v] of Object.entries(obj)) setOwn(out, k, unpack(v, depth + 1))
     return out
   }
   const v = obj.v
@@ -116,7 +131,7 @@ function unpack(json: unknown, depth: number): unknown {
       return new Set(list(v).map((x) => unpack(x, depth + 1)))
     case 'obj': {
       const out: Record<string, unknown> = {}
-      for (const [k, x] of Object.entries(v as object)) out[k] = unpack(x, depth + 1)
+      for (const [k, x] of Object.entries(v as object)) setOwn(out, k, unpack(x, depth + 1))
       return out
     }
     default:
@@ -146,7 +161,7 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 export const jsonCodec: Codec = {
   encode(record) {
     const values: { [key: string]: Json } = {}
-    for (const [k, v] of record.values) values[k] = pack(v, 0)
+    for (const [k, v] of record.values) setOwn(values, k, pack(v, 0))
     const doc: { [key: string]: Json } = {
       c: record.created,
       d: record.deadline,
@@ -158,6 +173,7 @@ export const jsonCodec: Codec = {
     if (record.seen !== undefined) doc.s = record.seen
     if (record.login !== undefined) doc.l = record.login
     if (record.readOnly === true) doc.r = true
+    if (record.forward !== undefined) doc.f = record.forward
     if (record.meta !== undefined) doc.m = pack(record.meta, 0)
     return encoder.encode(JSON.stringify(doc))
   },
@@ -177,6 +193,7 @@ export const jsonCodec: Codec = {
     }
     if (d.p !== undefined && typeof d.p !== 'boolean') throw new CodecError('bad persist flag')
     if (d.u !== undefined && typeof d.u !== 'string') throw new CodecError('bad user')
+    if (d.f !== undefined && typeof d.f !== 'string') throw new CodecError('bad forward')
     const values = new Map<string, unknown>()
     let meta: Record<string, unknown> | undefined
     try {
@@ -195,6 +212,7 @@ export const jsonCodec: Codec = {
       seen: isNum(d.s) ? d.s : undefined,
       login: isNum(d.l) ? d.l : undefined,
       readOnly: d.r === true ? true : undefined,
+      forward: d.f as string | undefined,
       meta,
       values,
     }

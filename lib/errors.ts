@@ -12,6 +12,7 @@ export type SessionErrorCode =
   | 'ERR_CONFLICT'
   | 'ERR_SESSION_LIMIT'
   | 'ERR_CSRF'
+  | 'ERR_SCHEMA'
 
 /**
  * The one base error of session-manager: a stable `code`, a message for humans and
@@ -119,6 +120,29 @@ export class SessionLimitError extends SessionError {
 }
 
 /**
+ * A value the configured `schema` rejects was put (or computed by `update`): refused
+ * at once, nothing changed. Answer it like a validation error (400); `cause` holds
+ * the zod error with its issues.
+ *
+ * @example
+ * ```ts
+ * try { sessions.put(req, 'cart', body.cart) }
+ * catch (err) { if (err instanceof SchemaError) return res.status(400).send(err.message) ; throw err }
+ * ```
+ */
+export class SchemaError extends SessionError {
+  /** The session key whose value was refused. */
+  readonly key: string
+
+  constructor(key: string, cause: unknown) {
+    const issue = (cause as { issues?: Array<{ message?: string; path?: PropertyKey[] }> }).issues?.[0]
+    const where = issue?.path !== undefined && issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : ''
+    super('ERR_SCHEMA', `session value ${JSON.stringify(key)} does not match the schema${where}: ${issue?.message ?? 'invalid'}`, { cause })
+    this.key = key
+  }
+}
+
+/**
  * Every error session-manager throws or rejects with: one of these classes, each a
  * `SessionError` with a stable `code`. Narrow on `code` (or `instanceof`).
  *
@@ -133,4 +157,5 @@ export type SessionManagerError =
   | CodecError
   | TooLargeError
   | SessionLimitError
+  | SchemaError
   | SessionError

@@ -46,11 +46,14 @@ export interface LoggedInEvent { store: string; id: string; userId: string }
 /** A session was found expired when loaded (`source: 'load'`) or reported expired by the store (`'store'`). */
 export interface ExpiredEvent { store: string; id: string; source: 'load' | 'store' }
 /**
- * A commit met a newer version: `kind: 'rebase'`, another request of this process
- * committed first (replayed without a store round trip); `'retry'`, the store refused
- * the versioned write (re-read, replayed, retried).
+ * A plain `put` overwrote a concurrent change: this request put `key`, and a commit it
+ * had not seen changed that key meanwhile; its value won. (Use `update` there: it
+ * re-applies to the stored value instead.) `kind: 'rebase'`, the other commit came from
+ * this process; `'retry'`, from another (the store refused the versioned write). Only
+ * emitted when values differ: rebases that overwrite nothing (every `committed` event
+ * counts them) say nothing.
  */
-export interface ConflictEvent { store: string; id: string; attempt: number; kind: 'rebase' | 'retry' }
+export interface ConflictEvent { store: string; id: string; key: string; attempt: number; kind: 'rebase' | 'retry' }
 /** Stored bytes did not decode (or failed `schema`); the request went on without them. */
 export interface CorruptEvent { store: string; id: string; error: unknown }
 

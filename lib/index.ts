@@ -55,6 +55,7 @@ export {
   StoreError,
   CodecError,
   TooLargeError,
+  SchemaError,
   SessionLimitError,
   type SessionErrorCode,
   type SessionManagerError,

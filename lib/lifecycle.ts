@@ -7,10 +7,12 @@
  */
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
+import { Commits } from './commit.js'
 import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
+import { schemaGuard, type ValueGuard } from './schema-guard.js'
 import { SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
@@ -35,9 +37,6 @@ export interface LifecycleEvents {
   late(): void
 }
 
-const backoff = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
-
 /** Longest sealed cookie value accepted or produced (name=value stays under 4 KB). */
 const SEALED_LIMIT = 4000
 const SEALED_SHAPE = /^[A-Za-z0-9_.-]+$/
@@ -61,6 +60,10 @@ export class Lifecycle {
   /** Set when the store seals sessions into the cookie. */
   readonly sealing: SealingStore | undefined
   readonly #deadlines: Deadlines
+  /** The versioned write path (undefined for a store without versions). */
+  readonly #commits: Commits | undefined
+  /** Checks each value put against the configured schema (undefined without one). */
+  readonly #guard: ValueGuard | undefined
 
   constructor(
     readonly config: Readonly<ResolvedConfig>,
@@ -73,6 +76,15 @@ export class Lifecycle {
     this.signer = config.signingKeys === undefined ? undefined : new Signer(config.signingKeys)
     this.sealing = isSealing(store) ? store : undefined
     this.#deadlines = new Deadlines(config.storeTimeout)
+    this.#commits = isVersioned(store) ? new Commits(this, store) : undefined
+    this.#guard = config.schema === undefined ? undefined : schemaGuard(config.schema)
+  }
+
+  /** A session state for `record`, guarded by the schema when there is one. */
+  #state(record: SessionRecord): SessionState {
+    const session = new SessionState(record)
+    session.guard = this.#guard
+    return session
   }
 
   /** The token inside a cookie or header value, or undefined (no store call is ever made for junk). */
@@ -98,7 +110,7 @@ export class Lifecycle {
   fresh(): SessionState {
     const now = this.config.now()
     const deadline = now + this.config.lifetime
-    return new SessionState({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
+    return this.#state({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
   }
 
   /**
@@ -138,12 +150,13 @@ export class Lifecycle {
     const record = entry && this.decode(key, entry.data)
     const now = this.config.now()
     const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
-    if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) {
+    if (record === undefined || !live(record, expiry, now)) {
       this.chain.release(key)
-      if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
+      // A renewed session's old key is not an expiry: its session lives on under the new one.
+      if (record?.forward === undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(key), source: 'load' })
       return this.fresh()
     }
-    const session = new SessionState(record)
+    const session = this.#state(record)
     // A loaded session has been stored: only one never committed is `created` at commit.
     session.seen ??= record.created
     session.storeKey = key
@@ -164,7 +177,7 @@ export class Lifecycle {
       if (record !== undefined && this.bus.wants('expired')) this.bus.emit('expired', { store: this.name, id: sessionId(value), source: 'load' })
       return this.fresh()
     }
-    const session = new SessionState(record)
+    const session = this.#state(record)
     session.seen ??= record.created
     session.token = value
     session.storeKey = value
@@ -177,7 +190,7 @@ export class Lifecycle {
     const expiry = this.#expiry(now, session.deadline)
     const record = session.toRecord(expiry, now)
     const stats = this.#stats(session)
-    const sealed = await this.call('commit', sealing.seal(this.#encode(record), new Date(expiry)))
+    const sealed = await this.call('commit', sealing.seal(this.encode(record), new Date(expiry)))
     stats.attempts = 1
     session.seen = now
     const size = this.config.cookie.name.length + 1 + sealed.length
@@ -281,6 +294,8 @@ export class Lifecycle {
       // Before any login binds a user: a grace copy must not grant more than the old token had.
       const state = session.toRecord(session.expiry, this.config.now())
       session.renewedState = { ...state, values: new Map(state.values) }
+      session.renewedVersion = session.version
+      session.renewedAt = session.loadedAt
     }
     session.token = undefined
     session.storeKey = undefined
@@ -347,6 +362,11 @@ export class Lifecycle {
     }
   }
 
+  /** The expiry a record written now carries: idle timeout, capped by the deadline. */
+  expiryAt(now: number, deadline: number): number {
+    return this.#expiry(now, deadline)
+  }
+
   #expiry(now: number, deadline: number): number {
     const idle = this.config.idleTimeout
     return idle === undefined ? deadline : Math.min(now + idle, deadline)
@@ -390,86 +410,60 @@ export class Lifecycle {
     const key = session.storeKey as string
     const stats = this.#stats(session)
     if (traced(commitChannel)) stats.id = sessionId(key)
-    const saved = await this.chain.run(key, () => traceCommit(stats, () => this.#write(session, key, stats)))
-    if (!saved) {
-      // Destroyed (or renewed) elsewhere while this request ran: it stays so. The
-      // cookie is left alone: the browser may already hold a newer one.
-      return { action: 'none' }
-    }
     const old = session.renewedFrom
-    if (old !== undefined) {
+    const commits = this.#commits
+    const outcome = commits === undefined
+      ? await this.chain.run(key, () => traceCommit(stats, () => this.#writeUnversioned(session, key, stats)))
+      : await traceCommit(stats, () => commits.save(session, stats))
+    // Destroyed elsewhere while this request ran: it stays so. Followed a parallel
+    // renewal: saved under the renewed key, whose cookie that request sends. Either
+    // way the cookie is left alone: the browser may already hold a newer one.
+    if (outcome === 'gone') return { action: 'none' }
+    const saved = session.storeKey as string
+    if (old !== undefined && commits === undefined) {
       const grace = this.config.renewGrace
       if (grace === undefined) await this.remove(old)
       else await this.#graceCopy(session, old, grace)
     }
-    this.#report(session, key, stats, old)
-    if (this.afterSave !== undefined) await this.afterSave(session, key)
-    return this.#result(session, token)
+    this.#report(session, saved, stats, outcome === 'saved' ? old : undefined)
+    if (this.afterSave !== undefined) await this.afterSave(session, saved)
+    return outcome === 'saved' ? this.#result(session, token) : { action: 'none' }
   }
 
-  /** Leave the old key readable, never writable, for `grace` ms. */
+  /** Leave the old key readable, never writable, for `grace` ms (a store without versions; see commit.ts otherwise). */
   async #graceCopy(session: SessionState, key: string, grace: number): Promise<void> {
     const now = this.config.now()
     const expiry = Math.min(now + grace, session.deadline)
     const record = { ...(session.renewedState ?? session.toRecord(expiry, now)), expiry, readOnly: true }
     await this.chain.run(key, async () => {
-      await this.call('commit', this.store.commit(key, this.#encode(record), new Date(expiry)))
+      await this.call('commit', this.store.commit(key, this.encode(record), new Date(expiry)))
       this.chain.settle(key, undefined, record)
     })
   }
 
-  /** One commit, rebased and retried on conflict. False when the session is gone. */
-  async #write(session: SessionState, key: string, stats: CommitContext): Promise<boolean> {
-    const store = this.store
-    for (let attempt = 0; attempt <= this.config.commitRetries; attempt++) {
-      stats.attempts = attempt + 1
-      const newer = this.chain.newer(key, session.loadedAt)
-      if (newer !== undefined) {
-        if (newer.record === null || newer.record.readOnly === true) return false
-        this.#conflict(key, stats, 'rebase')
-        session.rebase(newer.record)
-        session.version = newer.version
-        session.loadedAt = newer.seq
-      }
-      const now = this.config.now()
-      const expiry = this.#expiry(now, session.deadline)
-      const record = session.toRecord(expiry, now)
-      const data = this.#encode(record)
-      if (!isVersioned(store)) {
-        await this.call('commit', store.commit(key, data, new Date(expiry)))
-        this.#saved(session, key, undefined, record)
-        return true
-      }
-      const version = await this.call('commit', store.commitIfVersion(key, data, new Date(expiry), session.version), attempt + 1)
-      if (version !== null) {
-        this.#saved(session, key, version, record)
-        return true
-      }
-      // Conflict: another process changed it. Back off a random moment (so two busy
-      // processes stop colliding in lockstep), re-read, replay our changes, try again.
-      this.#conflict(key, stats, 'retry')
-      await backoff(attempt)
-      const entry = await this.call('find', store.findVersioned(key), attempt + 1)
-      if (entry === undefined) return false
-      const fresh = this.decode(key, entry.data)
-      if (fresh?.readOnly === true) return false
-      if (fresh !== undefined) session.rebase(fresh)
-      session.version = entry.version
-      session.loadedAt = this.chain.seq
+  /** A store without versions: rebased onto this process's newer commits, then last write wins. */
+  async #writeUnversioned(session: SessionState, key: string, stats: CommitContext): Promise<'saved' | 'gone'> {
+    stats.attempts = 1
+    const newer = this.chain.newer(key, session.loadedAt)
+    if (newer !== undefined) {
+      if (newer.record === null || newer.record.readOnly === true) return 'gone'
+      stats.conflicts++
+      stats.rebased = true
+      session.rebase(newer.record)
+      session.loadedAt = newer.seq
     }
-    throw new SessionError('ERR_CONFLICT', `session kept changing under ${this.config.commitRetries} retries`)
+    const now = this.config.now()
+    const expiry = this.#expiry(now, session.deadline)
+    const record = session.toRecord(expiry, now)
+    await this.call('commit', this.store.commit(key, this.encode(record), new Date(expiry)))
+    this.saved(session, key, undefined, record)
+    return 'saved'
   }
 
   /** Per-commit bookkeeping for the events and the commit tracing channel. */
   #stats(session: SessionState): CommitContext {
     const created = session.seen === undefined && session.renewedFrom === undefined
     return { store: this.name, id: '', created, attempts: 0, conflicts: 0, rebased: false }
-  }
-
-  #conflict(key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
-    stats.conflicts++
-    stats.rebased = true
-    if (this.bus.wants('conflict')) this.bus.emit('conflict', { store: this.name, id: sessionId(key), attempt: stats.attempts, kind })
   }
 
   /** After a successful save: `committed`, and `created`, `renewed`, `loggedIn` as they apply. */
@@ -488,14 +482,16 @@ export class Lifecycle {
     }
   }
 
-  #saved(session: SessionState, key: string, version: string | undefined, record: SessionRecord): void {
+  /** After a successful write: the session's new version and expiry, remembered in the commit chain. */
+  saved(session: SessionState, key: string, version: string | undefined, record: SessionRecord): void {
     session.version = version
     session.seen = record.seen
     session.expiry = record.expiry
     this.chain.settle(key, version, { ...record, values: new Map(record.values) })
   }
 
-  #encode(record: SessionRecord): Uint8Array {
+  /** Encode a record (CodecError on values the codec cannot take; TooLargeError over `maxSize`). */
+  encode(record: SessionRecord): Uint8Array {
     let data: Uint8Array
     try {
       data = this.config.codec.encode(record)
@@ -506,4 +502,14 @@ export class Lifecycle {
     if (limit !== undefined && data.length > limit) throw new TooLargeError(data.length, limit)
     return data
   }
+}
+
+/**
+ * True while a loaded record is a live session at `now`: before its deadline and its
+ * expiry (the store's, when it reports one). A renewed session's forward is no
+ * session once its `renewGrace` read-only window is over, whatever the store keeps.
+ */
+export function live(record: SessionRecord, expiry: number | undefined, now: number): boolean {
+  if (record.deadline <= now || (expiry !== undefined && expiry <= now)) return false
+  return record.forward === undefined || record.expiry > now
 }

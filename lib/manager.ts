@@ -122,6 +122,36 @@ export class SessionManager<
   }
 
   /**
+   * Set `key` to `fn(current)`, now — the new value is returned and seen by the rest
+   * of the request — and again at commit onto the value actually stored, whenever a
+   * concurrent request committed first (in this process or another). Read-modify-write
+   * that loses nothing: a counter, a cart two tabs add to. `fn` must be synchronous and
+   * pure: return a new value, never change `current` in place, no side effects (it may
+   * run several times). Throws `SchemaError` when the result fails the `schema`.
+   *
+   * @example
+   * ```ts
+   * sessions.update(req, 'cart', (cart: string[] = []) => [...cart, item])
+   * ```
+   */
+  update<K extends Key<Data>>(ctx: SessionContext, key: K, fn: (current: Data[K] | undefined) => Data[K]): Data[K] {
+    if (typeof fn !== 'function') throw new ConfigError('update: argument fn: expected a function')
+    return this.#state(ctx).update(key, fn as (current: unknown) => unknown) as Data[K]
+  }
+
+  /**
+   * Add `by` (default 1) to the number at `key` (a missing or non-number value counts
+   * as 0), as an {@link update}: N concurrent increments end at exactly N more, on
+   * every server store. Returns the new value.
+   */
+  increment(ctx: SessionContext, key: Key<Data>, by = 1): number {
+    if (typeof by !== 'number' || !Number.isFinite(by)) {
+      throw new ConfigError(`increment: argument by: expected a finite number, got ${describe(by)}`)
+    }
+    return this.#state(ctx).update(key, (current) => num(current) + by) as number
+  }
+
+  /**
    * The value of `key`, or `undefined`. With a zod `schema`, the value parsed by it
    * (`undefined` when missing or not matching).
    */

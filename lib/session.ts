@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { SessionRecord } from './codec.js'
 import type { RequestInfo } from './transport.js'
 
@@ -10,6 +11,7 @@ export type SessionStatus = 'unmodified' | 'modified' | 'destroyed'
 /** One recorded change, replayed onto fresher data when a versioned commit conflicts. */
 export type Change =
   | { op: 'put'; key: string; value: unknown }
+  | { op: 'update'; key: string; fn: (current: unknown) => unknown }
   | { op: 'remove'; key: string }
   | { op: 'clear' }
   | { op: 'deadline'; value: number }
@@ -81,6 +83,13 @@ export class Session {
  */
 export class SessionState {
   values: Map<string, unknown>
+  /**
+   * The values as stored when loaded (or last rebased onto), before this request's
+   * changes: set on the first change (the values map is copied then, never before).
+   * A rebase compares it with the fresher data to tell which `put` overwrote a change
+   * this request never saw.
+   */
+  base: Map<string, unknown> | undefined
   status: SessionStatus = 'unmodified'
   changes: Change[] = []
   readonly session: Session
@@ -111,6 +120,12 @@ export class SessionState {
   renewedFrom: string | undefined
   /** The state when the token was renewed: what a `renewGrace` copy serves. */
   renewedState: SessionRecord | undefined
+  /** The old key's version the renewal loaded: its forward is written on it. */
+  renewedVersion: string | undefined
+  /** Commit sequence the old key's state is known at (in-process rebase of the forward). */
+  renewedAt = 0
+  /** Checks a value before it is put (the configured schema); throws to refuse it. */
+  guard: ((key: string, value: unknown, values: ReadonlyMap<string, unknown>) => void) | undefined
   /**
    * The cookie (or header) value the client sent and, for a persistent cookie, the
    * expiry it carries. A commit that would send the same again sends nothing.
@@ -159,19 +174,29 @@ export class SessionState {
   }
 
   put(key: string, value: unknown): void {
-    this.values.set(key, value)
+    this.guard?.(key, value, this.values)
+    this.#own().set(key, value)
     this.#record({ op: 'put', key, value })
+  }
+
+  /** Apply `fn` to the value of `key` now, and record it to re-apply at every rebase. */
+  update(key: string, fn: (current: unknown) => unknown): unknown {
+    const next = fn(this.values.get(key))
+    this.guard?.(key, next, this.values)
+    this.#own().set(key, next)
+    this.#record({ op: 'update', key, fn })
+    return next
   }
 
   remove(key: string): void {
     if (!this.values.has(key)) return
-    this.values.delete(key)
+    this.#own().delete(key)
     this.#record({ op: 'remove', key })
   }
 
   clear(): void {
     if (this.values.size === 0) return
-    this.values.clear()
+    this.#own().clear()
     this.#record({ op: 'clear' })
   }
 
@@ -200,6 +225,7 @@ export class SessionState {
   /** Forget everything: the session was destroyed. A later put starts a new one. */
   reset(now: number, lifetime: number, expiry: number): void {
     this.values = new Map()
+    this.base = undefined
     this.changes = []
     this.#setStatus('destroyed')
     this.token = undefined
@@ -207,6 +233,7 @@ export class SessionState {
     this.version = undefined
     this.renewedFrom = undefined
     this.renewedState = undefined
+    this.renewedVersion = undefined
     this.held = undefined
     this.created = now
     this.deadline = now + lifetime
@@ -236,16 +263,29 @@ export class SessionState {
 
   /**
    * Replay this request's changes onto `base` (fresher data of the same session) and
-   * adopt the result: the heart of "no lost updates".
+   * adopt the result: the heart of "no lost updates". `update` functions run again on
+   * the fresher values. Returns the keys this request `put` whose stored value changed
+   * since this request last saw it: a plain put overwrote a concurrent change there.
    */
-  rebase(base: SessionRecord): void {
+  rebase(base: SessionRecord): string[] {
+    const seen = this.base ?? this.values
     const values = new Map(base.values)
     let { deadline, persist, user, meta, login } = base
+    let overwritten: string[] | undefined
     for (const change of this.changes) {
       switch (change.op) {
         case 'put':
+          if (overwrites(change.key, seen, base.values) && overwritten?.includes(change.key) !== true) {
+            ;(overwritten ??= []).push(change.key)
+          }
           values.set(change.key, change.value)
           break
+        case 'update': {
+          const next = change.fn(values.get(change.key))
+          this.guard?.(change.key, next, values)
+          values.set(change.key, next)
+          break
+        }
         case 'remove':
           values.delete(change.key)
           break
@@ -265,6 +305,7 @@ export class SessionState {
           break
       }
     }
+    this.base = base.values
     this.values = values
     this.created = base.created
     this.deadline = deadline
@@ -272,6 +313,16 @@ export class SessionState {
     this.user = user
     this.meta = meta
     this.login = login
+    return overwritten ?? []
+  }
+
+  /** The values map, copied away from the loaded one on this request's first change. */
+  #own(): Map<string, unknown> {
+    if (this.base === undefined) {
+      this.base = this.values
+      this.values = new Map(this.values)
+    }
+    return this.values
   }
 
   #record(change: Change): void {
@@ -287,4 +338,13 @@ export class SessionState {
     }
     this.status = status
   }
+}
+
+/**
+ * True when putting at `key` onto `stored` overwrites a change this request never
+ * saw: the stored value moved since `seen` (even to what is being put: two requests
+ * that both put `n + 1` lost an increment).
+ */
+function overwrites(key: string, seen: ReadonlyMap<string, unknown>, stored: ReadonlyMap<string, unknown>): boolean {
+  return seen.has(key) !== stored.has(key) || !isDeepStrictEqual(seen.get(key), stored.get(key))
 }

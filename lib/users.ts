@@ -1,6 +1,6 @@
 import { ConfigError, SessionError } from './errors.js'
 import { sessionId } from './events.js'
-import type { Lifecycle } from './lifecycle.js'
+import { type Lifecycle, live } from './lifecycle.js'
 import { SessionState } from './session.js'
 import { type FoundEntry, canBatch, canTouch, hasUserIndex, type UserIndexStore } from './store.js'
 import { Admissions } from './user-limit.js'
@@ -127,7 +127,7 @@ export class Users {
     const now = this.life.config.now()
     // As in loadKey: a store that can touch moves the expiry without rewriting the record.
     const expiry = entry.expiry?.getTime() ?? (canTouch(this.life.store) ? undefined : record?.expiry)
-    if (record === undefined || record.deadline <= now || (expiry !== undefined && expiry <= now)) return undefined
+    if (record === undefined || !live(record, expiry, now)) return undefined
     const session = new SessionState(record)
     session.storeKey = key
     session.version = entry.version

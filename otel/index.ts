@@ -40,6 +40,7 @@ export const METRICS = {
   storeError: 'session_manager.store.absorbed_errors',
   commits: 'session_manager.commits',
   conflicts: 'session_manager.commit.conflicts',
+  overwritten: 'session_manager.put.overwritten',
   duration: 'session_manager.store.duration',
   inFlight: 'session_manager.store.in_flight',
 } as const
@@ -72,6 +73,7 @@ export function instrument(options: InstrumentOptions = {}): () => void {
   const absorbed = meter.createCounter(METRICS.storeError, { description: "Store failures absorbed by onStoreError: 'anonymous'", unit: '{error}' })
   const commits = meter.createCounter(METRICS.commits, { description: 'Session writes', unit: '{commit}' })
   const conflicts = meter.createCounter(METRICS.conflicts, { description: 'Commit conflicts (rebase or retry)', unit: '{conflict}' })
+  const overwritten = meter.createCounter(METRICS.overwritten, { description: 'Plain puts that overwrote a concurrent change (use update there)', unit: '{put}' })
   const duration = meter.createHistogram(METRICS.duration, {
     description: 'Duration of store calls', unit: 's',
     advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] },
@@ -161,8 +163,12 @@ export function instrument(options: InstrumentOptions = {}): () => void {
     ['session-manager:loggedIn', (m) => loggedIn.add(1, storeAttrs((m as CommittedEvent).store))],
     ['session-manager:corrupt', (m) => corrupt.add(1, storeAttrs((m as CommittedEvent).store))],
     ['session-manager:storeError', (m) => absorbed.add(1, { ...storeAttrs((m as { store: string }).store), 'error.type': errorType(m) })],
-    ['session-manager:committed', (m) => commits.add(1, storeAttrs((m as CommittedEvent).store))],
-    ['session-manager:conflict', (m) => conflicts.add(1, { ...storeAttrs((m as ConflictEvent).store), 'session_manager.conflict.kind': (m as ConflictEvent).kind })],
+    ['session-manager:committed', (m) => {
+      const attrs = storeAttrs((m as CommittedEvent).store)
+      commits.add(1, attrs)
+      if ((m as CommittedEvent).conflicts > 0) conflicts.add((m as CommittedEvent).conflicts, attrs)
+    }],
+    ['session-manager:conflict', (m) => overwritten.add(1, { ...storeAttrs((m as ConflictEvent).store), 'session_manager.conflict.kind': (m as ConflictEvent).kind })],
   ]
   for (const [name, fn] of on) subscribe(name, fn)
   commitChannel.subscribe(commitHandlers)

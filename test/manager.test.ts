@@ -95,8 +95,10 @@ t.test('SessionManager option schema types put/get and validates stored data on 
   t.equal(manager.get(again, 'visits'), 3)
   const typed: string | undefined = manager.get(again, 'userId')
   t.equal(typed, 'u1')
-  // @ts-expect-error a number is not a string: caught at compile time
-  manager.put(again, 'userId', 5)
+  // @ts-expect-error a number is not a string: caught at compile time, and refused at run time
+  t.throws(() => manager.put(again, 'userId', 5), { name: 'SchemaError', code: 'ERR_SCHEMA', key: 'userId' })
+  t.equal(manager.get(again, 'userId'), 'u1', 'the refused put changed nothing')
+  t.equal(manager.status(again), 'unmodified')
   const loose = new SessionManager({ store })
   const raw = await loose.load(token)
   loose.put(raw, 'visits', 'many')

@@ -90,6 +90,9 @@ t.test('otel: conflicts and retries as commit attributes and counters', async (t
   t.ok(conflicts > 0, `conflicts recorded on spans (${conflicts})`)
   t.ok(commits.some((s) => s.attributes['session_manager.commit.rebased'] === true))
   t.equal(await sum(METRICS.conflicts), conflicts, 'the conflict counter agrees')
+  // Each /put is put(n, n + 1): a rebase onto another's commit overwrote its n.
+  const overwritten = await sum(METRICS.overwritten)
+  t.ok(overwritten >= 1 && overwritten <= conflicts, `overwritten puts counted (${overwritten} of ${conflicts} conflicts)`)
   t.equal(await sum(METRICS.commits), 6)
 })
 

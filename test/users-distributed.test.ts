@@ -8,46 +8,21 @@
  */
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createStore } from '../stores/url.js'
 import { Client } from './helpers/http.js'
-import { mysqlUrl } from './helpers/mariadb.js'
-import { postgresUrl } from './helpers/postgres.js'
-import { reachable } from './helpers/service.js'
+import { dropStoreTable, serverStores, storeReachable } from './helpers/server-stores.js'
 import { startUserApp as start } from './helpers/user-app.js'
 
-const stores = {
-  redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  etcd: `etcd://${(process.env.ETCD_URL ?? 'http://127.0.0.1:23790').replace(/^https?:\/\//, '')}`,
-  mysql: mysqlUrl,
-  // A table of this run's own (createStore creates it; dropped at the end).
-  postgres: `${postgresUrl}?table=sessions_dist_${randomBytes(4).toString('hex')}`,
-}
-
-async function dropTable(storeUrl: string): Promise<void> {
-  const { default: pg } = await import('pg')
-  const table = new URL(storeUrl).searchParams.get('table')
-  const pool = new pg.Pool({ connectionString: postgresUrl, max: 1 })
-  await pool.query(`DROP TABLE IF EXISTS "${table}"`).catch(() => {})
-  await pool.end()
-}
+const stores = serverStores()
 
 for (const [name, storeUrl] of Object.entries(stores)) {
   t.test(`two processes on ${name}`, async (t) => {
-    const ok = await reachable(t, `${name} (${storeUrl})`, async () => {
-      const handle = await createStore(storeUrl)
-      try {
-        await handle.store.find('probe')
-      } finally {
-        await handle.close()
-      }
-    })
-    if (!ok) return
+    if (!(await storeReachable(t, name, storeUrl))) return
     const prefix = `dist-${randomBytes(4).toString('hex')}:`
     const [a, b] = await Promise.all([start(storeUrl, prefix), start(storeUrl, prefix)])
     t.teardown(async () => {
       a.child.kill()
       b.child.kill()
-      if (name === 'postgres') await dropTable(storeUrl)
+      await dropStoreTable(storeUrl)
     })
     const body = async (c: Client, path: string) => JSON.parse((await c.get(path)).body)
 

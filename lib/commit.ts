@@ -1,0 +1,223 @@
+/**
+ * The commit of a modified session: versioned, rebased and retried on conflict. A
+ * renewed token (`renewToken`, `login`) is part of the same versioned commit: the
+ * session is written under its new key, then a forward replaces the old key — on the
+ * version the renewal loaded, so a parallel request's commit to the old key is taken
+ * in first — and a request still running on the old token follows the forward and
+ * lands its changes in the renewed session. No write is lost either way round.
+ */
+import type { SessionRecord } from './codec.js'
+import { SessionError } from './errors.js'
+import { type CommitContext, sessionId } from './events.js'
+import type { Lifecycle } from './lifecycle.js'
+import type { SessionState } from './session.js'
+import type { VersionedStore } from './store.js'
+
+/**
+ * How long the forward at a renewed session's old key lives (when `renewGrace` is not
+ * longer): a request still running on the old token after that finds the session gone.
+ */
+export const FORWARD_MS = 60_000
+
+/** Follows of forwards in a row before giving up (renewals of one session racing). */
+const MAX_HOPS = 8
+
+/** How a commit ended: written where the session lives, written after following a renewal, or the session was gone. */
+export type Outcome = 'saved' | 'followed' | 'gone'
+
+/** One write attempt's verdict: written, the session is gone, or it moved to a renewed key. */
+type Written = boolean | { moved: string }
+
+/** A newer state of a renewed session's old key than the renewal had seen. */
+interface Newer {
+  record: SessionRecord
+  version: string | undefined
+}
+
+const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
+
+/**
+ * The versioned write path of a {@link Lifecycle}: `#write` (one commit with its
+ * rebases and retries), the renewal's forward, and following a forward.
+ */
+export class Commits {
+  constructor(private readonly life: Lifecycle, private readonly store: VersionedStore) {}
+
+  /** Write `session` under its key, then (renewed) forward its old key. */
+  async save(session: SessionState, stats: CommitContext): Promise<Outcome> {
+    const outcome = await this.#commitAt(session, stats)
+    const old = session.renewedFrom
+    if (outcome !== 'saved' || old === undefined) return outcome
+    return this.#forwardFrom(session, old, stats)
+  }
+
+  /** Commit at the session's key, following any forward a parallel renewal left there. */
+  async #commitAt(session: SessionState, stats: CommitContext): Promise<Outcome> {
+    let followed = false
+    for (let hop = 0; ; hop++) {
+      const key = session.storeKey as string
+      const written = await this.life.chain.run(key, () => this.#write(session, key, stats))
+      if (written === true) return followed ? 'followed' : 'saved'
+      if (written === false || hop === MAX_HOPS || !(await this.#adopt(session, written.moved, stats))) return 'gone'
+      followed = true
+    }
+  }
+
+  /** One commit, rebased and retried on conflict. */
+  async #write(session: SessionState, key: string, stats: CommitContext): Promise<Written> {
+    const { life, store } = this
+    const retries = life.config.commitRetries
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      stats.attempts = attempt + 1
+      const newer = life.chain.newer(key, session.loadedAt)
+      if (newer !== undefined) {
+        const verdict = moved(newer.record)
+        if (verdict !== undefined) return verdict
+        this.#rebase(session, newer.record as SessionRecord, key, stats, 'rebase')
+        session.version = newer.version
+        session.loadedAt = newer.seq
+      }
+      const now = life.config.now()
+      const expiry = life.expiryAt(now, session.deadline)
+      const record = session.toRecord(expiry, now)
+      const version = await life.call('commit', store.commitIfVersion(key, life.encode(record), new Date(expiry), session.version), attempt + 1)
+      if (version !== null) {
+        life.saved(session, key, version, record)
+        return true
+      }
+      // Conflict: another process changed it. Back off a random moment (so two busy
+      // processes stop colliding in lockstep), re-read, replay our changes, try again.
+      stats.conflicts++
+      await backoff(attempt)
+      const entry = await life.call('find', store.findVersioned(key), attempt + 1)
+      if (entry === undefined) return false
+      const fresh = life.decode(key, entry.data)
+      if (fresh !== undefined) {
+        const verdict = moved(fresh)
+        if (verdict !== undefined) return verdict
+        this.#rebase(session, fresh, key, stats, 'retry')
+      }
+      session.version = entry.version
+      session.loadedAt = life.chain.seq
+    }
+    throw new SessionError('ERR_CONFLICT', `session kept changing under ${retries} retries`)
+  }
+
+  /**
+   * Make the renewed session at `target` this session's base: read it and replay this
+   * request's changes onto it. False when it is gone.
+   */
+  async #adopt(session: SessionState, target: string, stats: CommitContext): Promise<boolean> {
+    const { life, store } = this
+    let key = target
+    for (let hop = 0; hop <= MAX_HOPS; hop++) {
+      const entry = await life.call('find', store.findVersioned(key))
+      const record = entry && life.decode(key, entry.data)
+      if (entry === undefined || record === undefined) return false
+      if (record.forward !== undefined) {
+        key = record.forward
+        continue
+      }
+      if (record.readOnly === true) return false
+      this.#rebase(session, record, key, stats, 'retry')
+      session.storeKey = key
+      session.version = entry.version
+      session.loadedAt = life.chain.seq
+      // The user index follows the renewed session's binding from here on.
+      session.loadedUser = record.user
+      return true
+    }
+    return false
+  }
+
+  /**
+   * Replace the renewed session's old key with a forward to its new one, on the
+   * version the renewal loaded. A commit made to the old key meanwhile is taken in
+   * (replayed under, then the new key rewritten) and the forward tried again.
+   */
+  async #forwardFrom(session: SessionState, old: string, stats: CommitContext): Promise<Outcome> {
+    const { life } = this
+    for (let attempt = 0; attempt <= life.config.commitRetries; attempt++) {
+      const newer = await life.chain.run(old, () => this.#forward(session, old))
+      if (newer === undefined) return 'saved'
+      if (newer.record.forward !== undefined) return this.#yieldTo(session, stats)
+      this.#rebase(session, newer.record, old, stats, 'retry')
+      session.renewedState = newer.record
+      session.renewedVersion = newer.version
+      session.loadedAt = life.chain.seq
+      const key = session.storeKey as string
+      // Nobody else knows the new key yet: this write meets no conflict.
+      if ((await life.chain.run(key, () => this.#write(session, key, stats))) !== true) return 'gone'
+    }
+    throw new SessionError('ERR_CONFLICT', `session kept changing under ${life.config.commitRetries} retries while its token was renewed`)
+  }
+
+  /** Write the forward; undefined once written (or the old key is gone), else what is newer there. */
+  async #forward(session: SessionState, old: string): Promise<Newer | undefined> {
+    const { life, store } = this
+    const seen = life.chain.newer(old, session.renewedAt)
+    if (seen !== undefined) {
+      session.renewedAt = seen.seq
+      return seen.record === null ? undefined : { record: seen.record, version: seen.version }
+    }
+    const now = life.config.now()
+    const grace = life.config.renewGrace
+    const base = session.renewedState as SessionRecord
+    // Readable (read-only) for renewGrace; with none, the old token is dead at once.
+    const readable = grace === undefined ? now : Math.min(now + grace, session.deadline)
+    const record: SessionRecord = {
+      ...base,
+      values: grace === undefined ? new Map() : base.values,
+      expiry: readable,
+      readOnly: true,
+      forward: session.storeKey as string,
+    }
+    const kept = new Date(Math.max(readable, now + FORWARD_MS))
+    const version = await life.call('commit', store.commitIfVersion(old, life.encode(record), kept, session.renewedVersion))
+    if (version !== null) {
+      life.chain.settle(old, version, record)
+      return undefined
+    }
+    const entry = await life.call('find', store.findVersioned(old))
+    const fresh = entry && life.decode(old, entry.data)
+    session.renewedAt = life.chain.seq
+    return entry === undefined || fresh === undefined ? undefined : { record: fresh, version: entry.version }
+  }
+
+  /**
+   * A parallel renewal of the same session won the old key: this one's new key was
+   * never handed out, so it is dropped and the changes follow the winner's forward.
+   */
+  async #yieldTo(session: SessionState, stats: CommitContext): Promise<Outcome> {
+    const mine = session.storeKey as string
+    const old = session.renewedFrom as string
+    session.renewedFrom = undefined
+    session.renewedState = undefined
+    await this.life.remove(mine)
+    session.storeKey = old
+    session.loadedAt = 0
+    if (!(await this.#adopt(session, old, stats))) return 'gone'
+    return (await this.#commitAt(session, stats)) === 'gone' ? 'gone' : 'followed'
+  }
+
+  /** Replay onto fresher data; a `conflict` event for each `put` that overwrote a change it never saw. */
+  #rebase(session: SessionState, base: SessionRecord, key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
+    if (kind === 'rebase') stats.conflicts++
+    stats.rebased = true
+    const overwritten = session.rebase(base)
+    const bus = this.life.bus
+    if (overwritten.length === 0 || !bus.wants('conflict')) return
+    const id = sessionId(key)
+    for (const name of overwritten) bus.emit('conflict', { store: this.life.name, id, key: name, attempt: stats.attempts, kind })
+  }
+}
+
+/** What a newer state of a key means for a commit there: moved (a forward), gone, or go on (undefined). */
+function moved(record: SessionRecord | null): Written | undefined {
+  if (record === null) return false
+  if (record.forward !== undefined) return { moved: record.forward }
+  // A grace copy written by an older version: readable, never written.
+  if (record.readOnly === true) return false
+  return undefined
+}
