@@ -1,3 +1,5 @@
+import type { CsrfError } from './csrf.js'
+
 /**
  * Stable error codes. Tests and applications match on these, never on messages.
  */
@@ -149,4 +151,5 @@ export type SessionManagerError =
   | CodecError
   | TooLargeError
   | SessionLimitError
+  | CsrfError
   | SessionError

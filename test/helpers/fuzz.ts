@@ -6,11 +6,10 @@
  */
 import fc from 'fast-check'
 
-const seed = process.env.FC_SEED
-const path = process.env.FC_PATH
-
-/** Options for `fc.assert`: `runs` by default, or the replayed seed and path. */
+/** Options for `fc.assert`: `runs` by default, or the replayed seed and path (read at each call). */
 export function fuzz(runs: number): fc.Parameters<unknown> {
+  const seed = process.env.FC_SEED
+  const path = process.env.FC_PATH
   return {
     numRuns: Number(process.env.FC_RUNS ?? runs),
     ...(seed !== undefined ? { seed: Number(seed) } : {}),
