@@ -1,5 +1,3 @@
-import type { CsrfError } from './csrf.js'
-
 /**
  * Stable error codes. Tests and applications match on these, never on messages.
  */
@@ -138,7 +136,9 @@ export class SessionLimitError extends SessionError {
 
 /**
  * Every error session-manager throws or rejects with: one of these classes, each a
- * `SessionError` with a stable `code`. Narrow on `code` (or `instanceof`).
+ * `SessionError` with a stable `code` (`CsrfError`, `ERR_CSRF`, from lib/csrf.ts, is a
+ * `SessionError` too; naming it here would make errors.ts import csrf.ts, a cycle).
+ * Narrow on `code` (or `instanceof`).
  *
  * @example
  * ```ts
@@ -151,5 +151,4 @@ export type SessionManagerError =
   | CodecError
   | TooLargeError
   | SessionLimitError
-  | CsrfError
   | SessionError
