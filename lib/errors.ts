@@ -5,6 +5,7 @@ export type SessionErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_STORE'
   | 'ERR_STORE_TIMEOUT'
+  | 'ERR_STORE_REPLICATION'
   | 'ERR_CODEC'
   | 'ERR_TOO_LARGE'
   | 'ERR_NO_SESSION'
@@ -13,6 +14,7 @@ export type SessionErrorCode =
   | 'ERR_SESSION_LIMIT'
   | 'ERR_CSRF'
   | 'ERR_SCHEMA'
+  | 'ERR_RESPONSE'
 
 /**
  * The one base error of session-manager: a stable `code`, a message for humans and
@@ -42,28 +44,42 @@ export class ConfigError extends SessionError {
   }
 }
 
+/** The codes a {@link StoreError} carries. */
+export type StoreErrorCode = 'ERR_STORE' | 'ERR_STORE_TIMEOUT' | 'ERR_STORE_REPLICATION'
+
 /**
  * A store call failed or timed out. Carries the store's name so the error handler and
- * the logs say which backend broke.
+ * the logs say which backend broke. Codes: `ERR_STORE` (the call failed; the client's
+ * error is the `cause`), `ERR_STORE_TIMEOUT` (no answer within `storeTimeout`),
+ * `ERR_STORE_REPLICATION` (the write is on the primary, but fewer replicas than the
+ * store's `waitReplicas` acknowledged it in time: it may be lost on failover).
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof StoreError && err.code === 'ERR_STORE_REPLICATION') retryLater() }
+ * ```
  */
 export class StoreError extends SessionError {
+  declare readonly code: StoreErrorCode
   /** Name of the failing store (its class name unless it says otherwise). */
   readonly store: string
   /** The store operation that failed: `find`, `commit`, `delete`, … */
   readonly operation: string
 
+  /**
+   * @param options.timeout - true for `ERR_STORE_TIMEOUT` (same as `code: 'ERR_STORE_TIMEOUT'`)
+   * @param options.code - the code, `ERR_STORE` by default
+   * @param options.detail - what went wrong, appended to the message after a colon
+   */
   constructor(
     store: string,
     operation: string,
-    options: { cause?: unknown; timeout?: boolean } = {},
+    options: { cause?: unknown; timeout?: boolean; code?: StoreErrorCode; detail?: string } = {},
   ) {
-    super(
-      options.timeout === true ? 'ERR_STORE_TIMEOUT' : 'ERR_STORE',
-      options.timeout === true
-        ? `session store ${store} did not answer ${operation} in time`
-        : `session store ${store} failed on ${operation}`,
-      { cause: options.cause },
-    )
+    const code = options.timeout === true ? 'ERR_STORE_TIMEOUT' : (options.code ?? 'ERR_STORE')
+    const what =
+      code === 'ERR_STORE_TIMEOUT' ? `session store ${store} did not answer ${operation} in time` : `session store ${store} failed on ${operation}`
+    super(code, options.detail === undefined ? what : `${what}: ${options.detail}`, { cause: options.cause })
     this.store = store
     this.operation = operation
   }
@@ -144,7 +160,9 @@ export class SchemaError extends SessionError {
 
 /**
  * Every error session-manager throws or rejects with: one of these classes, each a
- * `SessionError` with a stable `code`. Narrow on `code` (or `instanceof`).
+ * `SessionError` with a stable `code` (`CsrfError`, `ERR_CSRF`, from lib/csrf.ts, is a
+ * `SessionError` too; naming it here would make errors.ts import csrf.ts, a cycle).
+ * Narrow on `code` (or `instanceof`).
  *
  * @example
  * ```ts

@@ -3,7 +3,7 @@
  * Next.js route handlers, Cloudflare-style workers. Runtime-neutral: built on
  * lib/transport.ts and `manager.attach`/`manager.end` only, no `node:http`.
  */
-import { ConfigError, type SessionHeaders, SessionManager } from '../lib/index.js'
+import { ConfigError, SessionError, type SessionHeaders, SessionManager } from '../lib/index.js'
 import { endOnAbort, fetchRequestInfo, withSessionHeaders } from '../lib/web.js'
 
 /** A Fetch handler, sync or async. */
@@ -75,7 +75,7 @@ export function fetchHandler(manager: SessionManager, handler: FetchHandler, opt
     let response: Response
     try {
       response = await handler(request)
-      if (!(response instanceof Response)) throw new TypeError(`fetchHandler: the handler returned ${typeof response}, not a Response`)
+      if (!(response instanceof Response)) throw new SessionError('ERR_RESPONSE', `fetchHandler: the handler returned ${typeof response}, not a Response`)
     } catch (err) {
       await manager.end(session, true)
       return fail(err, request)

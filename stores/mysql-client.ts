@@ -6,6 +6,7 @@
  */
 import type { Pool, PoolCluster, PoolConnection } from 'mysql2'
 import type { Pool as PromisePool, PoolCluster as PromisePoolCluster } from 'mysql2/promise'
+import { StoreError } from '../lib/errors.js'
 
 /** What `MySQLStore` accepts: a mysql2 `Pool` or `PoolCluster`, either flavour. */
 export type MySQLDatabase = Pool | PoolCluster | PromisePool | PromisePoolCluster
@@ -155,7 +156,9 @@ export class MySQLClient {
   async withConnection<T>(work: (run: Runner) => Promise<T>): Promise<T> {
     const conn = await new Promise<CoreConnection>((resolve, reject) =>
       this.#source.getConnection((err, c) =>
-        err || !c ? reject(err ?? new Error('no connection')) : resolve(c as unknown as CoreConnection),
+        err || !c
+          ? reject(err ?? new StoreError('MySQLStore', 'getConnection', { detail: 'the pool answered with neither a connection nor an error' }))
+          : resolve(c as unknown as CoreConnection),
       ),
     )
     try {

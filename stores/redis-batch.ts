@@ -9,7 +9,7 @@
  * all sent at once. Each command still touches one slot, as every script does.
  */
 import type { ChainableCommander, Cluster } from 'ioredis'
-import type { RedisClient, Wait } from './redis-scripts.js'
+import { aborted, shortfall, type RedisClient, type Wait } from './redis-scripts.js'
 
 /** Most keys one MGET or UNLINK (or members one ZREM) carries. */
 export const BATCH = 500
@@ -62,10 +62,16 @@ export interface BatchCommand {
 /**
  * Send `commands`, one pipeline per node (a single one on a standalone or Sentinel
  * client), all pipelines at once; each ends with WAIT when `wait` is given. Resolves
- * to the replies in command order; rejects with the first error, or when fewer
- * replicas than asked acknowledged.
+ * to the replies in command order; rejects with the first command's (client) error, a
+ * `StoreError` (`ERR_STORE`) when ioredis answers with fewer replies than commands,
+ * or one with `ERR_STORE_REPLICATION` when fewer replicas than asked acknowledged.
  */
-export async function pipelined(client: RedisClient, commands: readonly BatchCommand[], wait?: Wait): Promise<unknown[]> {
+export async function pipelined(
+  client: RedisClient,
+  operation: string,
+  commands: readonly BatchCommand[],
+  wait?: Wait,
+): Promise<unknown[]> {
   const slots = client.isCluster ? (client as Cluster).slots : undefined
   const groups = new Map<string, number[]>()
   commands.forEach((command, i) => {
@@ -85,23 +91,33 @@ export async function pipelined(client: RedisClient, commands: readonly BatchCom
       const pipeline = client.pipeline()
       for (const i of indices) commands[i]?.add(pipeline)
       if (wait !== undefined) pipeline.wait(wait.replicas, wait.timeout)
-      const results = await pipeline.exec()
-      if (results === null || results.length < indices.length) throw new Error('Redis pipeline aborted')
-      indices.forEach((i, j) => {
-        const [err, value] = results[j] ?? [new Error('Redis pipeline aborted'), null]
-        if (err) throw err
-        replies[i] = value
-      })
-      if (wait === undefined) return
-      const [err, acked] = results[indices.length] ?? [new Error('Redis pipeline aborted'), null]
-      if (err) throw err
-      if (Number(acked) < wait.replicas) {
-        throw new Error(
-          `Redis WAIT: ${String(acked)} of ${wait.replicas} replica(s) acknowledged the deletes within ` +
-            `${wait.timeout} ms (the primary has them; they may be lost on failover)`,
-        )
-      }
+      batchReplies(await pipeline.exec(), indices, replies, operation, wait)
     }),
   )
   return replies
+}
+
+/**
+ * Spread one pipeline's `exec()` results over `replies` (at the commands' `indices`),
+ * throwing as {@link pipelined} rejects.
+ */
+export function batchReplies(
+  results: [Error | null, unknown][] | null,
+  indices: readonly number[],
+  replies: unknown[],
+  operation: string,
+  wait?: Wait,
+): void {
+  const expected = indices.length + (wait === undefined ? 0 : 1)
+  if (results === null || results.length < expected) throw aborted(operation)
+  indices.forEach((i, j) => {
+    const [err, value] = results[j] as [Error | null, unknown]
+    if (err) throw err
+    replies[i] = value
+  })
+  if (wait === undefined) return
+  const [err, acked] = results[indices.length] as [Error | null, unknown]
+  if (err) throw err
+  const short = shortfall(operation, acked, wait, 'the deletes')
+  if (short !== undefined) throw short
 }

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+import { StoreError } from '../lib/errors.js'
 
 /** A Lua script and its SHA1, the name Redis caches it under. */
 export interface Script {
@@ -68,36 +69,64 @@ export interface Wait {
 
 type Arg = string | Buffer
 
+/** The name errors of the Redis helpers carry (`RedisStore.name`). */
+const STORE = 'RedisStore'
+
+/** `ERR_STORE`: ioredis answered a pipeline with fewer replies than commands sent. */
+export function aborted(operation: string): StoreError {
+  return new StoreError(STORE, operation, { detail: 'Redis pipeline aborted (fewer replies than commands)' })
+}
+
+/**
+ * `ERR_STORE_REPLICATION` when WAIT's reply `acked` is under `wait.replicas`: the
+ * primary has the write, a failover may lose it. Undefined when enough acknowledged.
+ */
+export function shortfall(operation: string, acked: unknown, wait: Wait, what = 'the write'): StoreError | undefined {
+  const n = Number(acked)
+  if (n >= wait.replicas) return undefined
+  return new StoreError(STORE, operation, {
+    code: 'ERR_STORE_REPLICATION',
+    detail:
+      `Redis WAIT: ${String(acked)} of ${wait.replicas} replica(s) acknowledged ${what} within ` +
+      `${wait.timeout} ms (the primary has it; it may be lost on failover)`,
+  })
+}
+
+/**
+ * The reply of `command` from a pipeline's `exec()` results that ended with WAIT:
+ * rejects with the command's own (client) error, `ERR_STORE` when a reply is missing,
+ * `ERR_STORE_REPLICATION` when fewer replicas than asked acknowledged a write.
+ */
+export function waited(results: [Error | null, unknown][] | null, wait: Wait, operation: string): unknown {
+  const [command, acked] = results ?? []
+  if (command === undefined || acked === undefined) throw aborted(operation)
+  if (command[0]) throw command[0]
+  if (acked[0]) throw acked[0]
+  // A conflict (nil reply) wrote nothing, so there is nothing to lose either.
+  if (command[1] === null) return null
+  const short = shortfall(operation, acked[1], wait)
+  if (short !== undefined) throw short
+  return command[1]
+}
+
 /**
  * Send one command built by `add`, followed by WAIT on the same connection in the
  * same round trip when `wait` is given (a Cluster pipeline goes to the node owning
  * the command's key, so WAIT counts that node's replicas). Resolves to the command's
- * reply; rejects when fewer replicas than asked acknowledged the write.
+ * reply; rejects with a `StoreError` (`ERR_STORE_REPLICATION`) when fewer replicas
+ * than asked acknowledged the write.
  */
 export async function send(
   client: RedisClient,
   add: (target: ChainableCommander) => unknown,
   wait: Wait | undefined,
+  operation: string,
 ): Promise<unknown> {
   if (wait === undefined) return add(client as unknown as ChainableCommander)
   const pipeline = client.pipeline()
   add(pipeline)
   pipeline.wait(wait.replicas, wait.timeout)
-  const results = await pipeline.exec()
-  const [command, waited] = results ?? []
-  if (command === undefined || waited === undefined) throw new Error('Redis pipeline aborted')
-  if (command[0]) throw command[0]
-  if (waited[0]) throw waited[0]
-  // A conflict (nil reply) wrote nothing, so there is nothing to lose either.
-  if (command[1] === null) return null
-  const acked = Number(waited[1])
-  if (acked < wait.replicas) {
-    throw new Error(
-      `Redis WAIT: ${acked} of ${wait.replicas} replica(s) acknowledged the write within ` +
-        `${wait.timeout} ms (the primary has it; it may be lost on failover)`,
-    )
-  }
-  return command[1]
+  return waited(await pipeline.exec(), wait, operation)
 }
 
 const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT')
@@ -111,12 +140,13 @@ export async function run(
   lua: Script,
   key: string,
   args: Arg[],
+  operation: string,
   wait?: Wait,
 ): Promise<unknown> {
   try {
-    return await send(client, (c) => c.evalsha(lua.sha, 1, key, ...args), wait)
+    return await send(client, (c) => c.evalsha(lua.sha, 1, key, ...args), wait, operation)
   } catch (err) {
     if (!isNoScript(err)) throw err
-    return send(client, (c) => c.eval(lua.lua, 1, key, ...args), wait)
+    return send(client, (c) => c.eval(lua.lua, 1, key, ...args), wait, operation)
   }
 }

@@ -142,11 +142,11 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async touch(key: string, expiry: Date): Promise<void> {
-    await run(this.#client, TOUCH, this.#sessions + key, [expiryBytes(expiry), String(expiry.getTime())])
+    await run(this.#client, TOUCH, this.#sessions + key, [expiryBytes(expiry), String(expiry.getTime())], 'touch')
   }
 
   async delete(key: string): Promise<void> {
-    await send(this.#client, (c) => c.unlink(this.#sessions + key), this.#wait)
+    await send(this.#client, (c) => c.unlink(this.#sessions + key), this.#wait, 'delete')
   }
 
   /**
@@ -180,11 +180,11 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async addToUser(user: string, key: string, expiry: Date): Promise<void> {
-    await run(this.#client, ADD_USER, this.#users + user, [String(expiry.getTime()), key])
+    await run(this.#client, ADD_USER, this.#users + user, [String(expiry.getTime()), key], 'addToUser')
   }
 
   async listUser(user: string): Promise<string[]> {
-    return (await run(this.#client, LIST_USER, this.#users + user, [String(Date.now())])) as string[]
+    return (await run(this.#client, LIST_USER, this.#users + user, [String(Date.now())], 'listUser')) as string[]
   }
 
   async removeFromUser(user: string, key: string): Promise<void> {
@@ -200,6 +200,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     const chunks = slotChunks(this.#client, [...new Set(full)])
     const replies = await pipelined(
       this.#client,
+      'findMany',
       chunks.map((chunk) => ({ key: chunk[0] as string, add: (p) => p.mgetBuffer(...chunk) })),
     )
     const values = new Map<string, Buffer | null>()
@@ -232,7 +233,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
         commands.push({ key: index, add: (p) => p.zrem(index, ...members) })
       }
     }
-    await pipelined(this.#client, commands, this.#wait)
+    await pipelined(this.#client, 'deleteMany', commands, this.#wait)
   }
 
   /**
@@ -265,7 +266,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     const version = secureRandom(8)
     const value = Buffer.concat([version, expiryBytes(expiry), data])
     const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
-    const reply = await run(this.#client, COMMIT, this.#sessions + key, args, this.#wait)
+    const reply = await run(this.#client, COMMIT, this.#sessions + key, args, mode === 'set' ? 'commit' : 'commitIfVersion', this.#wait)
     return reply === null ? null : version.toString('hex')
   }
 }

@@ -9,14 +9,14 @@ import t from 'tap'
 import { jsonCodec } from '../../lib/codec.js'
 import { CodecError, SessionManager } from '../../lib/index.js'
 import { MemoryStore } from '../../stores/memory.js'
-import { fuzz } from '../helpers/fuzz.js'
+import { fuzz, quiet, runs } from '../helpers/fuzz.js'
 
 /** JSON values as a session holds them (-0 is JSON's 0, so it is not generated). */
 const value = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown)
 const key = fc.string({ minLength: 1, maxLength: 10 }).filter((k) => k !== '__proto__')
 
 t.test('every session value round-trips exactly through the codec and a store', async (t) => {
-  const manager = new SessionManager({ store: new MemoryStore({ sweepInterval: 0 }), logger: { warn() {}, error() {} } })
+  const manager = new SessionManager({ store: new MemoryStore({ sweepInterval: 0 }), logger: quiet })
   await fc.assert(
     fc.asyncProperty(fc.dictionary(key, fc.oneof(value, fc.date({ noInvalidDate: true })), { maxKeys: 5 }), async (values) => {
       const s = await manager.load(undefined)
@@ -33,7 +33,7 @@ t.test('every session value round-trips exactly through the codec and a store', 
     }),
     fuzz(2000),
   )
-  t.pass('2000 sets of values round-tripped')
+  t.pass(`${runs(2000)} sets of values round-tripped`)
 })
 
 const bytes = fc.oneof(
@@ -56,5 +56,5 @@ t.test('any stored bytes decode to a record or throw CodecError', async (t) => {
     }),
     fuzz(5000),
   )
-  t.pass('5000 byte strings: a record or CodecError')
+  t.pass(`${runs(5000)} byte strings: a record or CodecError`)
 })

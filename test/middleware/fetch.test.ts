@@ -5,7 +5,7 @@
  * a handler that returns no Response, the app's own cookies, bad arguments.
  */
 import t from 'tap'
-import { ConfigError, SessionManager } from '../../lib/index.js'
+import { ConfigError, SessionError, SessionManager } from '../../lib/index.js'
 import { fetchHandler, type FetchHandler, type FetchHandlerOptions } from '../../middleware/fetch.js'
 import { MemoryStore } from '../../stores/memory.js'
 import { serveFetch } from '../helpers/fetch-server.js'
@@ -162,6 +162,21 @@ t.test('fetchHandler: onError answers store failures and thrown handlers; a fail
   t.equal(await fallback.text(), 'Internal Server Error')
   t.equal((await bad(new Request('http://app.test/'))).status, 200, 'no session work: nothing to fail')
   t.equal(manager.inFlight, 0)
+})
+
+t.test('fetchHandler: a handler returning no Response reaches onError as SessionError ERR_RESPONSE', async (t) => {
+  const manager = new SessionManager({ logger: quiet })
+  let seen: unknown
+  const handle = fetchHandler(manager, (() => 'not a response') as unknown as FetchHandler, {
+    onError: (err) => {
+      seen = err
+      return new Response('bad handler', { status: 502 })
+    },
+  })
+  const res = await handle(new Request('http://app.test/'))
+  t.equal(res.status, 502, 'onError answers')
+  t.ok(seen instanceof SessionError, 'a SessionError')
+  t.match(seen, { code: 'ERR_RESPONSE', message: /^fetchHandler: the handler returned string, not a Response$/ })
 })
 
 t.test("fetchHandler: onStoreError 'anonymous' serves a load failure without a session", async (t) => {

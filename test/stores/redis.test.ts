@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { Redis } from 'ioredis'
+import { SessionManager, StoreError } from '../../lib/index.js'
 import { RedisStore, redisClientOptions } from '../../stores/redis.js'
+import { batchReplies } from '../../stores/redis-batch.js'
+import { waited } from '../../stores/redis-scripts.js'
 import { storeContract } from '../store-contract.js'
 import { reachable } from '../helpers/service.js'
 
@@ -94,4 +97,48 @@ t.test('RedisStore memory per session (MEMORY USAGE)', async (t) => {
     `# redis memory: ${bytes} bytes per session of ${session.length} data bytes + ${key.length}-byte key; ` +
       `${tiny} bytes for a 2-byte session`,
   )
+})
+
+t.test('RedisStore with more waitReplicas than the server has: StoreError ERR_STORE_REPLICATION', async (t) => {
+  // WAIT blocks the connection it is sent on: a client of its own.
+  const own = new Redis(url, redisClientOptions)
+  t.teardown(() => own.disconnect())
+  const replicas = Number(/^connected_slaves:(\d+)/m.exec(await own.info('replication'))?.[1])
+  const greedy = new RedisStore(own, { prefix, waitReplicas: replicas + 1, waitTimeout: 50 })
+  const shortfall = (operation: string) => ({
+    name: 'StoreError',
+    code: 'ERR_STORE_REPLICATION',
+    store: 'RedisStore',
+    operation,
+    message: new RegExp(`^session store RedisStore failed on ${operation}: Redis WAIT: ${replicas} of ${replicas + 1} replica\\(s\\) acknowledged`),
+  })
+  const commit = await greedy.commit('wait:a', Buffer.from('a'), later()).catch((err: unknown) => err)
+  t.ok(commit instanceof StoreError, 'commit rejects with a StoreError')
+  t.match(commit, shortfall('commit'))
+  t.equal((await client.getBuffer(`${prefix}s:wait:a`))?.subarray(16).toString(), 'a', 'the primary has the write')
+  await t.rejects(greedy.commitIfVersion('wait:b', Buffer.from('b'), later(), undefined), shortfall('commitIfVersion'))
+  await t.rejects(greedy.delete('wait:a'), shortfall('delete'))
+  const many = await greedy.deleteMany(['wait:b', 'wait:c']).catch((err: unknown) => err)
+  t.ok(many instanceof StoreError, 'deleteMany rejects with a StoreError')
+  t.match(many, { ...shortfall('deleteMany'), message: /acknowledged the deletes within 50 ms/ })
+  // Through the manager the same error reaches the error path unchanged.
+  const manager = new SessionManager({ store: greedy, logger: { warn() {}, error() {} } })
+  const s = await manager.load(undefined)
+  manager.put(s, 'n', 1)
+  await t.rejects(manager.commit(s), shortfall('commitIfVersion'), 'a manager commit (versioned) rejects with it')
+})
+
+t.test('RedisStore batch replies: a pipeline answered short is StoreError ERR_STORE', async (t) => {
+  // ioredis resolves exec() to null (or too few replies) only when the pipeline did not
+  // run; no real server produces it on demand, so the reply handling is checked alone.
+  const aborted = { name: 'StoreError', code: 'ERR_STORE', store: 'RedisStore', operation: 'findMany', message: /Redis pipeline aborted/ }
+  const replies: unknown[] = []
+  t.throws(() => batchReplies(null, [0, 1], replies, 'findMany'), aborted, 'null results')
+  t.throws(() => batchReplies([[null, 'x']], [0, 1], replies, 'findMany'), aborted, 'fewer replies than commands')
+  t.throws(() => batchReplies([[null, 'x'], [null, 'y']], [0, 1], replies, 'findMany', { replicas: 1, timeout: 10 }), aborted, 'no WAIT reply')
+  t.throws(() => waited(null, { replicas: 1, timeout: 10 }, 'commit'), { ...aborted, operation: 'commit' }, 'a single command: null results')
+  t.throws(() => waited([[null, 1]], { replicas: 1, timeout: 10 }, 'commit'), { ...aborted, operation: 'commit' }, 'a single command: no WAIT reply')
+  batchReplies([[null, 'x'], [null, 'y'], [null, 2]], [1, 0], replies, 'findMany', { replicas: 2, timeout: 10 })
+  t.same(replies, ['y', 'x'], 'complete replies are spread in command order')
+  t.throws(() => batchReplies([[null, 'x'], [null, 0]], [0], [], 'deleteMany', { replicas: 1, timeout: 10 }), { name: 'StoreError', code: 'ERR_STORE_REPLICATION', operation: 'deleteMany' }, 'a WAIT reply under replicas')
 })
