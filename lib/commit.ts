@@ -6,12 +6,27 @@
  * in first — and a request still running on the old token follows the forward and
  * lands its changes in the renewed session. No write is lost either way round.
  */
+import type { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
+import type { ResolvedConfig } from './config.js'
 import { SessionError } from './errors.js'
-import { type CommitContext, sessionId } from './events.js'
-import type { Lifecycle } from './lifecycle.js'
+import { type CommitContext, type Events, sessionId } from './events.js'
 import type { SessionState } from './session.js'
 import type { VersionedStore } from './store.js'
+
+/** What the write path uses of the lifecycle (lifecycle.ts; named here so the two files do not import each other). */
+export interface CommitHost {
+  readonly chain: CommitChain
+  readonly config: Readonly<ResolvedConfig>
+  readonly bus: Events
+  readonly name: string
+  call<T>(operation: string, pending: Promise<T>, attempts?: number): Promise<T>
+  decode(key: string, data: Uint8Array): SessionRecord | undefined
+  encode(record: SessionRecord): Uint8Array
+  saved(session: SessionState, key: string, version: string | undefined, record: SessionRecord): void
+  expiryAt(now: number, deadline: number): number
+  remove(key: string): Promise<void>
+}
 
 /**
  * How long the forward at a renewed session's old key lives (when `renewGrace` is not
@@ -38,11 +53,11 @@ const backoff = (attempt: number) =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)))
 
 /**
- * The versioned write path of a {@link Lifecycle}: `#write` (one commit with its
+ * The versioned write path of the lifecycle: `#write` (one commit with its
  * rebases and retries), the renewal's forward, and following a forward.
  */
 export class Commits {
-  constructor(private readonly life: Lifecycle, private readonly store: VersionedStore) {}
+  constructor(private readonly life: CommitHost, private readonly store: VersionedStore) {}
 
   /** Write `session` under its key, then (renewed) forward its old key. */
   async save(session: SessionState, stats: CommitContext): Promise<Outcome> {
