@@ -14,6 +14,8 @@
  *   server), and this library's Store method calls (`/__stats`);
  * - memory per session for the memory stores (heap after GC, before/after N sessions);
  * - concurrency: 50 concurrent requests on one session, each putting its own key; keys kept.
+ * - hot session: 50 concurrent requests on one session, each adding 1 to one counter
+ *   (ours: `increment`; peers: read, add, write); increments kept.
  *
  *   npm run bench                 # full: 3 rounds × 5 s, ~20 min on 2 cores
  *   npm run bench:quick           # smoke: 1 round × 2 s, a few contenders, < 2 min
@@ -124,6 +126,7 @@ const results: Results = {
   storeCalls: {},
   memory: {},
   concurrency: {},
+  hot: {},
   targets: [],
 }
 if (redis !== undefined) results.machine.redis = /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1]
@@ -210,15 +213,20 @@ async function countOps(c: Contender, s: Running): Promise<void> {
   results.storeCalls[c.name] = out
 }
 
-/** 50 concurrent requests on one session, each putting its own key; keys kept, per trial. */
-async function concurrency(c: Contender, s: Running): Promise<void> {
+/**
+ * 50 concurrent requests on one session, then what the session kept, per trial:
+ * `puts` — each puts its own key (keys kept); `increments` — each adds 1 to one
+ * counter (increments kept).
+ */
+async function concurrency(c: Contender, s: Running, kind: 'puts' | 'increments'): Promise<void> {
   const kept: number[] = []
+  const [write, read] = kind === 'puts' ? [(i: number) => `/c/put?k=c_${i}`, '/c/count'] : [() => '/c/inc', '/c/hot']
   for (let t = 0; t < concurrencyTrials; t++) {
     let jar = (await newSessions(s.port, 1))[0] as string
     const agent = new Agent({ keepAlive: false, maxSockets: 50 })
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        get(s.port, `/c/put?k=c_${i}`, jar, agent).then((r) => {
+        get(s.port, write(i), jar, agent).then((r) => {
           // The client keeps the last cookie it receives, as a browser would.
           if (r.setCookie !== '') jar = r.setCookie
           return r
@@ -226,11 +234,11 @@ async function concurrency(c: Contender, s: Running): Promise<void> {
       ),
     )
     agent.destroy()
-    if (replies.some((r) => r.status !== 200)) throw new Error(`a /c/put failed: ${replies.find((r) => r.status !== 200)?.status}`)
+    if (replies.some((r) => r.status !== 200)) throw new Error(`a ${write(0)} failed: ${replies.find((r) => r.status !== 200)?.status}`)
     await new Promise((r) => setTimeout(r, 50))
-    kept.push(Number((await get(s.port, '/c/count', jar)).body))
+    kept.push(Number((await get(s.port, read, jar)).body))
   }
-  results.concurrency[c.name] = { kept, of: 50 }
+  ;(kind === 'puts' ? results.concurrency : results.hot)[c.name] = { kept, of: 50 }
 }
 
 /** Heap per session: fresh server, heap after GC before and after `memorySessions` S4 requests. */
@@ -332,10 +340,12 @@ try {
           log(`!! ${c.name} store count: ${(err as Error).message}`)
         }
         if (scenarioFilter !== undefined || c.kind === 'floor') continue
-        try {
-          await concurrency(c, s)
-        } catch (err) {
-          results.concurrency[c.name] = { error: (err as Error).message }
+        for (const kind of ['puts', 'increments'] as const) {
+          try {
+            await concurrency(c, s, kind)
+          } catch (err) {
+            ;(kind === 'puts' ? results.concurrency : results.hot)[c.name] = { error: (err as Error).message }
+          }
         }
       }
     }

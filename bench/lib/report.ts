@@ -90,22 +90,26 @@ export function evaluateTargets(r: Results): Target[] {
     })
   }
 
-  // 5. Concurrency: 50 of 50 kept for this library, every store.
-  for (const c of ours) {
-    const res = r.concurrency[c.name]
-    if (res === undefined) continue
-    if ('error' in res) {
-      targets.push({ id: `concurrency-${c.name}`, text: `${c.name}: 50 of 50 concurrent puts kept`, value: res.error, met: undefined })
-      continue
+  // 5. Concurrency: 50 of 50 kept for this library, every store — distinct keys, and one hot counter.
+  for (const [table, what] of [[r.concurrency, 'concurrent puts'], [r.hot, 'concurrent increments (update)']] as const) {
+    const tag = table === r.concurrency ? 'concurrency' : 'hot'
+    for (const c of ours) {
+      const res = table[c.name]
+      if (res === undefined) continue
+      const text = `${c.name}: 50 of 50 ${what} kept`
+      if ('error' in res) {
+        targets.push({ id: `${tag}-${c.name}`, text, value: res.error, met: undefined })
+        continue
+      }
+      targets.push({
+        id: `${tag}-${c.name}`,
+        text,
+        value: res.kept.join(', '),
+        // A stateless store cannot merge: every response carries a whole new cookie and the client keeps the last.
+        met: c.store === 'cookie' ? undefined : res.kept.every((k) => k === res.of),
+        ...(c.store === 'cookie' ? { note: 'not applicable to a stateless store: each response carries a whole new cookie, the client keeps the last one' } : {}),
+      })
     }
-    targets.push({
-      id: `concurrency-${c.name}`,
-      text: `${c.name}: 50 of 50 concurrent puts kept`,
-      value: res.kept.join(', '),
-      // A stateless store cannot merge: every response carries a whole new cookie and the client keeps the last.
-      met: c.store === 'cookie' ? undefined : res.kept.every((k) => k === res.of),
-      ...(c.store === 'cookie' ? { note: 'not applicable to a stateless store: each response carries a whole new cookie, the client keeps the last one' } : {}),
-    })
   }
   return targets
 }
@@ -204,6 +208,12 @@ export function markdown(r: Results): string {
   if (conc.length > 0) {
     out.push('**Concurrency** (50 concurrent requests on one session, each putting its own key: keys kept, per trial)', '', '| contender | kept of 50 |', '|---|---|')
     for (const [name, v] of conc) out.push(`| ${name} | ${'error' in v ? v.error : v.kept.join(', ')} |`)
+    out.push('')
+  }
+  const hot = Object.entries(r.hot)
+  if (hot.length > 0) {
+    out.push('**Hot session** (50 concurrent requests on one session, each adding 1 to one counter — ours with `increment`, the peers read, add and write: increments kept, per trial)', '', '| contender | kept of 50 |', '|---|---|')
+    for (const [name, v] of hot) out.push(`| ${name} | ${'error' in v ? v.error : v.kept.join(', ')} |`)
     out.push('')
   }
   const skipped = r.contenders.filter((c) => c.status !== 'ok')

@@ -63,6 +63,8 @@ export interface Results {
   storeCalls: Record<string, Partial<Record<Scenario, StoreCalls>>>
   memory: Record<string, { sessions: number; bytesPerSession: number; gc: boolean } | { error: string }>
   concurrency: Record<string, { kept: number[]; of: number } | { error: string }>
+  /** Hot session: 50 concurrent increments of one counter, increments kept per trial (absent in results from before it existed). */
+  hot: Record<string, { kept: number[]; of: number } | { error: string }>
   targets: Target[]
 }
 

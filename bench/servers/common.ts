@@ -13,6 +13,8 @@
  * | `/s4` | S4 new | puts `n = 1` (a new session per cookie-less request) |
  * | `/c/put?k=c_7` | concurrency check | puts key `c_7` |
  * | `/c/count` | concurrency check | how many `c_*` keys the session holds |
+ * | `/c/inc` | hot session | adds 1 to `hot` (ours: `increment`; peers: read, add, write) |
+ * | `/c/hot` | hot session | the number at `hot` |
  * | `/__heap` | memory per session | heap used after a full GC (needs `--expose-gc`) |
  * | `/__stats` | store calls | how often each store method ran (this library only) |
  */
@@ -51,6 +53,9 @@ export function heap(): string {
   gc?.()
   return JSON.stringify({ heapUsed: process.memoryUsage().heapUsed, gc: gc !== undefined })
 }
+
+/** The counter of the hot-session check. */
+export const HOT_KEY = 'hot'
 
 /** The key of a concurrency-check put, from `/c/put?k=c_12`; undefined when malformed. */
 export function concurrencyKey(url: string | undefined): string | undefined {

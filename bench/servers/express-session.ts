@@ -8,11 +8,12 @@
  */
 import express from 'express'
 import session, { type Store } from 'express-session'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
 
 declare module 'express-session' {
   interface SessionData {
     n: number
+    hot: number
     [key: `c_${string}`]: number
   }
 }
@@ -73,5 +74,11 @@ app.get('/c/put', (req, res) => {
   res.end(BODY_OK)
 })
 app.get('/c/count', (req, res) => { res.end(String(countKeys(Object.keys(req.session)))) })
+app.get('/c/inc', (req, res) => {
+  const n = Number(req.session[HOT_KEY] ?? 0) + 1
+  req.session[HOT_KEY] = n
+  res.end(String(n))
+})
+app.get('/c/hot', (req, res) => { res.end(String(req.session[HOT_KEY] ?? 0)) })
 
 const server = app.listen(port(), '127.0.0.1', () => announce(server))

@@ -8,11 +8,12 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import Fastify from 'fastify'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
 
 declare module 'fastify' {
   interface Session {
     n?: number
+    hot?: number
     [key: `c_${string}`]: number
   }
 }
@@ -57,6 +58,12 @@ app.get('/c/put', async (request) => {
   return BODY_OK
 })
 app.get('/c/count', async (request) => String(countKeys(Object.keys(request.session))))
+app.get('/c/inc', async (request) => {
+  const n = Number(request.session.get(HOT_KEY) ?? 0) + 1
+  request.session.set(HOT_KEY, n)
+  return String(n)
+})
+app.get('/c/hot', async (request) => String(request.session.get(HOT_KEY) ?? 0))
 
 await app.listen({ port: port(), host: '127.0.0.1' })
 announce(app.server)

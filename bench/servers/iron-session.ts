@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http'
 import { getIronSession, type SessionOptions } from 'iron-session'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, pathOf, port, SECRET } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, pathOf, port, SECRET } from './common.js'
 
 type Data = Record<string, number>
 const options: SessionOptions = {
@@ -42,6 +42,14 @@ const server = createServer(async (req, res) => {
       }
       case '/c/count':
         return res.end(String(countKeys(Object.keys(session))))
+      case '/c/inc': {
+        const n = Number(session[HOT_KEY] ?? 0) + 1
+        session[HOT_KEY] = n
+        await session.save()
+        return res.end(String(n))
+      }
+      case '/c/hot':
+        return res.end(String(session[HOT_KEY] ?? 0))
       default:
         res.statusCode = 404
         return res.end('not found')

@@ -6,7 +6,7 @@
  */
 import Koa from 'koa'
 import session from 'koa-session'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, ioredisOptions, pathOf, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, ioredisOptions, pathOf, port, prefix, redisUrl, SECRET, storeKind } from './common.js'
 
 interface ExternalStore {
   get(key: string): Promise<unknown>
@@ -75,6 +75,15 @@ app.use((ctx) => {
     }
     case '/c/count':
       ctx.body = String(countKeys(Object.keys(s ?? {})))
+      return
+    case '/c/inc': {
+      const n = Number(s?.[HOT_KEY] ?? 0) + 1
+      if (s !== null) s[HOT_KEY] = n
+      ctx.body = String(n)
+      return
+    }
+    case '/c/hot':
+      ctx.body = String(s?.[HOT_KEY] ?? 0)
       return
     default:
       ctx.status = 404

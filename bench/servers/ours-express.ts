@@ -1,6 +1,6 @@
 /** Contender: this library's Express adapter (`sessionMiddleware`), on `BENCH_STORE`. */
 import express from 'express'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, port } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, port } from './common.js'
 import { distModule } from './ours-dist.js'
 import { ourManager } from './ours-store.js'
 
@@ -31,5 +31,7 @@ app.get('/c/put', (req, res) => {
   res.end(BODY_OK)
 })
 app.get('/c/count', (req, res) => { res.end(String(countKeys(manager.keys(req)))) })
+app.get('/c/inc', (req, res) => { res.end(String(manager.increment(req, HOT_KEY))) })
+app.get('/c/hot', (req, res) => { res.end(String(manager.getNumber(req, HOT_KEY))) })
 
 const server = app.listen(Number(port()), '127.0.0.1', () => announce(server))

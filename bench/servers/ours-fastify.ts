@@ -1,6 +1,6 @@
 /** Contender: this library's Fastify plugin (`sessionPlugin`), on `BENCH_STORE`. */
 import Fastify from 'fastify'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, port } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, port } from './common.js'
 import { distModule } from './ours-dist.js'
 import { ourManager } from './ours-store.js'
 
@@ -29,6 +29,8 @@ await app.register(async (scoped) => {
     return BODY_OK
   })
   scoped.get('/c/count', async (request) => String(countKeys(manager.keys(request))))
+  scoped.get('/c/inc', async (request) => String(manager.increment(request, HOT_KEY)))
+  scoped.get('/c/hot', async (request) => String(manager.getNumber(request, HOT_KEY)))
 })
 
 await app.listen({ port: port(), host: '127.0.0.1' })

@@ -1,6 +1,6 @@
 /** Contender: this library's Koa middleware (`sessionMiddleware`), on `BENCH_STORE`. */
 import Koa from 'koa'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, pathOf, port } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, pathOf, port } from './common.js'
 import { distModule } from './ours-dist.js'
 import { ourManager } from './ours-store.js'
 
@@ -42,6 +42,12 @@ app.use((ctx) => {
     }
     case '/c/count':
       ctx.body = String(countKeys(manager.keys(ctx)))
+      return
+    case '/c/inc':
+      ctx.body = String(manager.increment(ctx, HOT_KEY))
+      return
+    case '/c/hot':
+      ctx.body = String(manager.getNumber(ctx, HOT_KEY))
       return
     default:
       ctx.status = 404

@@ -3,7 +3,7 @@
  * `BENCH_STORE` names (memory, redis, cookie).
  */
 import { createServer } from 'node:http'
-import { announce, BODY_OK, concurrencyKey, countKeys, heap, pathOf, port } from './common.js'
+import { announce, BODY_OK, concurrencyKey, countKeys, heap, HOT_KEY, pathOf, port } from './common.js'
 import { ourManager } from './ours-store.js'
 
 const { manager, stats } = await ourManager()
@@ -29,6 +29,10 @@ const sessions = manager.loadAndSave((req, res) => {
     }
     case '/c/count':
       return res.end(String(countKeys(manager.keys(req))))
+    case '/c/inc':
+      return res.end(String(manager.increment(req, HOT_KEY)))
+    case '/c/hot':
+      return res.end(String(manager.getNumber(req, HOT_KEY)))
     default:
       res.statusCode = 404
       return res.end('not found')
