@@ -28,6 +28,11 @@ export interface SessionRecord {
    * still running on the old token commits there instead; a new request is not let in.
    */
   forward?: string | undefined
+  /**
+   * Set on a renewed session: the old key, where its forward lives `until` (ms). A
+   * `destroy` deletes it too, so nothing of the session outlives a log-out.
+   */
+  previous?: { key: string; until: number } | undefined
   /** The user's values. */
   values: Map<string, unknown>
 }
@@ -174,6 +179,7 @@ export const jsonCodec: Codec = {
     if (record.login !== undefined) doc.l = record.login
     if (record.readOnly === true) doc.r = true
     if (record.forward !== undefined) doc.f = record.forward
+    if (record.previous !== undefined) doc.o = [record.previous.key, record.previous.until]
     if (record.meta !== undefined) doc.m = pack(record.meta, 0)
     return encoder.encode(JSON.stringify(doc))
   },
@@ -194,6 +200,8 @@ export const jsonCodec: Codec = {
     if (d.p !== undefined && typeof d.p !== 'boolean') throw new CodecError('bad persist flag')
     if (d.u !== undefined && typeof d.u !== 'string') throw new CodecError('bad user')
     if (d.f !== undefined && typeof d.f !== 'string') throw new CodecError('bad forward')
+    const o = d.o as unknown
+    if (o !== undefined && !(Array.isArray(o) && o.length === 2 && typeof o[0] === 'string' && isNum(o[1]))) throw new CodecError('bad previous key')
     const values = new Map<string, unknown>()
     let meta: Record<string, unknown> | undefined
     try {
@@ -213,6 +221,7 @@ export const jsonCodec: Codec = {
       login: isNum(d.l) ? d.l : undefined,
       readOnly: d.r === true ? true : undefined,
       forward: d.f as string | undefined,
+      previous: o === undefined ? undefined : { key: (o as [string, number])[0], until: (o as [string, number])[1] },
       meta,
       values,
     }

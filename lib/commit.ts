@@ -181,14 +181,11 @@ export class Commits {
     const base = session.renewedState as SessionRecord
     // Readable (read-only) for renewGrace; with none, the old token is dead at once.
     const readable = grace === undefined ? now : Math.min(now + grace, session.deadline)
-    const record: SessionRecord = {
-      ...base,
-      values: grace === undefined ? new Map() : base.values,
-      expiry: readable,
-      readOnly: true,
-      forward: session.storeKey as string,
-    }
-    const kept = new Date(Math.max(readable, now + FORWARD_MS))
+    // With no grace nobody reads it: the forward holds no values, user or metadata.
+    const record: SessionRecord = grace === undefined
+      ? { created: base.created, deadline: base.deadline, expiry: readable, readOnly: true, forward: session.storeKey as string, values: new Map() }
+      : { ...base, previous: undefined, expiry: readable, readOnly: true, forward: session.storeKey as string }
+    const kept = new Date(session.previous?.until ?? Math.max(readable, now + FORWARD_MS))
     const version = await life.call('commit', store.commitIfVersion(old, life.encode(record), kept, session.renewedVersion))
     if (version !== null) {
       life.chain.settle(old, version, record)

@@ -7,7 +7,7 @@
  */
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
-import { Commits } from './commit.js'
+import { Commits, FORWARD_MS } from './commit.js'
 import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
@@ -296,6 +296,10 @@ export class Lifecycle {
       session.renewedState = { ...state, values: new Map(state.values) }
       session.renewedVersion = session.version
       session.renewedAt = session.loadedAt
+      if (this.#commits !== undefined) {
+        const now = this.config.now()
+        session.previous = { key: session.storeKey as string, until: now + Math.max(this.config.renewGrace ?? 0, FORWARD_MS) }
+      }
     }
     session.token = undefined
     session.storeKey = undefined
@@ -307,7 +311,9 @@ export class Lifecycle {
 
   /** Delete the stored session now; the request then expires the cookie. A later put starts afresh. */
   async destroy(session: SessionState): Promise<void> {
-    const keys = [session.storeKey, session.renewedFrom].filter((k) => k !== undefined)
+    // A forward at the key a renewal left (it lives a minute) goes with the session.
+    const previous = session.previous !== undefined && session.previous.until > this.config.now() ? session.previous.key : undefined
+    const keys = [session.storeKey, session.renewedFrom, previous].filter((k, i, all): k is string => k !== undefined && all.indexOf(k) === i)
     const user = session.loadedUser ?? session.user
     for (const key of keys) {
       await this.remove(key)

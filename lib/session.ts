@@ -124,6 +124,8 @@ export class SessionState {
   renewedVersion: string | undefined
   /** Commit sequence the old key's state is known at (in-process rebase of the forward). */
   renewedAt = 0
+  /** A renewed session's old key and until when its forward lives there (destroy deletes it too). */
+  previous: { key: string; until: number } | undefined
   /** Checks a value before it is put (the configured schema); throws to refuse it. */
   guard: ((key: string, value: unknown, values: ReadonlyMap<string, unknown>) => void) | undefined
   /**
@@ -154,6 +156,7 @@ export class SessionState {
     this.meta = record.meta
     this.seen = record.seen
     this.login = record.login
+    this.previous = record.previous
     this.loadedUser = record.user
     this.readOnly = record.readOnly === true
     this.session = new Session(this)
@@ -234,6 +237,7 @@ export class SessionState {
     this.renewedFrom = undefined
     this.renewedState = undefined
     this.renewedVersion = undefined
+    this.previous = undefined
     this.held = undefined
     this.created = now
     this.deadline = now + lifetime
@@ -258,6 +262,8 @@ export class SessionState {
       seen,
       login: this.login,
       values: this.values,
+      // Carried while the forward lives; dropped with the first commit after.
+      previous: this.previous !== undefined && this.previous.until > seen ? this.previous : undefined,
     }
   }
 
@@ -307,6 +313,7 @@ export class SessionState {
     }
     this.base = base.values
     this.values = values
+    this.previous ??= base.previous
     this.created = base.created
     this.deadline = deadline
     this.persist = persist
