@@ -89,7 +89,7 @@ export class Commits {
       if (newer !== undefined) {
         const verdict = moved(newer.record)
         if (verdict !== undefined) return verdict
-        this.#rebase(session, newer.record as SessionRecord, key, stats, 'rebase')
+        rebaseOnto(this.life, session, newer.record as SessionRecord, key, stats, 'rebase')
         session.version = newer.version
         session.loadedAt = newer.seq
       }
@@ -111,7 +111,7 @@ export class Commits {
       if (fresh !== undefined) {
         const verdict = moved(fresh)
         if (verdict !== undefined) return verdict
-        this.#rebase(session, fresh, key, stats, 'retry')
+        rebaseOnto(this.life, session, fresh, key, stats, 'retry')
       }
       session.version = entry.version
       session.loadedAt = life.chain.seq
@@ -135,7 +135,7 @@ export class Commits {
         continue
       }
       if (record.readOnly === true) return false
-      this.#rebase(session, record, key, stats, 'retry')
+      rebaseOnto(this.life, session, record, key, stats, 'retry')
       session.storeKey = key
       session.version = entry.version
       session.loadedAt = life.chain.seq
@@ -157,7 +157,7 @@ export class Commits {
       const newer = await life.chain.run(old, () => this.#forward(session, old))
       if (newer === undefined) return 'saved'
       if (newer.record.forward !== undefined) return this.#yieldTo(session, stats)
-      this.#rebase(session, newer.record, old, stats, 'retry')
+      rebaseOnto(this.life, session, newer.record, old, stats, 'retry')
       session.renewedState = newer.record
       session.renewedVersion = newer.version
       session.loadedAt = life.chain.seq
@@ -185,7 +185,8 @@ export class Commits {
     const record: SessionRecord = grace === undefined
       ? { created: base.created, deadline: base.deadline, expiry: readable, readOnly: true, forward: session.storeKey as string, values: new Map() }
       : { ...base, previous: undefined, expiry: readable, readOnly: true, forward: session.storeKey as string }
-    const kept = new Date(session.previous?.until ?? Math.max(readable, now + FORWARD_MS))
+    // Kept as long as the renewal promised (renew set it: renewGrace or FORWARD_MS, whichever is longer).
+    const kept = new Date(Math.max(readable, (session.previous as { until: number }).until))
     const version = await life.call('commit', store.commitIfVersion(old, life.encode(record), kept, session.renewedVersion))
     if (version !== null) {
       life.chain.settle(old, version, record)
@@ -208,21 +209,31 @@ export class Commits {
     session.renewedState = undefined
     await this.life.remove(mine)
     session.storeKey = old
-    session.loadedAt = 0
     if (!(await this.#adopt(session, old, stats))) return 'gone'
     return (await this.#commitAt(session, stats)) === 'gone' ? 'gone' : 'followed'
   }
+}
 
-  /** Replay onto fresher data; a `conflict` event for each `put` that overwrote a change it never saw. */
-  #rebase(session: SessionState, base: SessionRecord, key: string, stats: CommitContext, kind: 'rebase' | 'retry'): void {
-    if (kind === 'rebase') stats.conflicts++
-    stats.rebased = true
-    const overwritten = session.rebase(base)
-    const bus = this.life.bus
-    if (overwritten.length === 0 || !bus.wants('conflict')) return
-    const id = sessionId(key)
-    for (const name of overwritten) bus.emit('conflict', { store: this.life.name, id, key: name, attempt: stats.attempts, kind })
-  }
+/**
+ * Replay `session`'s changes onto fresher data of `key` (a `'rebase'` onto this
+ * process's newer commit counts as a conflict; a `'retry'` was counted when the store
+ * refused), and a `conflict` event for each `put` that overwrote a change it never saw.
+ * Shared by the versioned path here and the lifecycle's path for stores without versions.
+ */
+export function rebaseOnto(
+  host: Pick<CommitHost, 'bus' | 'name'>,
+  session: SessionState,
+  base: SessionRecord,
+  key: string,
+  stats: CommitContext,
+  kind: 'rebase' | 'retry',
+): void {
+  if (kind === 'rebase') stats.conflicts++
+  stats.rebased = true
+  const overwritten = session.rebase(base)
+  if (overwritten.length === 0 || !host.bus.wants('conflict')) return
+  const id = sessionId(key)
+  for (const name of overwritten) host.bus.emit('conflict', { store: host.name, id, key: name, attempt: stats.attempts, kind })
 }
 
 /** What a newer state of a key means for a commit there: moved (a forward), gone, or go on (undefined). */

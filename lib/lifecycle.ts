@@ -7,7 +7,7 @@
  */
 import { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'
-import { Commits, FORWARD_MS } from './commit.js'
+import { Commits, FORWARD_MS, rebaseOnto } from './commit.js'
 import type { ResolvedConfig } from './config.js'
 import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
@@ -110,7 +110,7 @@ export class Lifecycle {
   fresh(): SessionState {
     const now = this.config.now()
     const deadline = now + this.config.lifetime
-    return this.#state({ created: now, deadline, expiry: this.#expiry(now, deadline), values: new Map() })
+    return this.#state({ created: now, deadline, expiry: this.expiryAt(now, deadline), values: new Map() })
   }
 
   /**
@@ -187,7 +187,7 @@ export class Lifecycle {
   /** Seal a modified session into its new cookie value. */
   async #seal(session: SessionState, sealing: SealingStore): Promise<CommitResult> {
     const now = this.config.now()
-    const expiry = this.#expiry(now, session.deadline)
+    const expiry = this.expiryAt(now, session.deadline)
     const record = session.toRecord(expiry, now)
     const stats = this.#stats(session)
     const sealed = await this.call('commit', sealing.seal(this.encode(record), new Date(expiry)))
@@ -292,12 +292,13 @@ export class Lifecycle {
     if (!session.isNew && session.renewedFrom === undefined) {
       session.renewedFrom = session.storeKey
       // Before any login binds a user: a grace copy must not grant more than the old token had.
-      const state = session.toRecord(session.expiry, this.config.now())
+      const now = this.config.now()
+      const state = session.toRecord(session.expiry, now)
       session.renewedState = { ...state, values: new Map(state.values) }
       session.renewedVersion = session.version
       session.renewedAt = session.loadedAt
+      // Where the forward will live, and how long (commit.ts writes it with this expiry).
       if (this.#commits !== undefined) {
-        const now = this.config.now()
         session.previous = { key: session.storeKey as string, until: now + Math.max(this.config.renewGrace ?? 0, FORWARD_MS) }
       }
     }
@@ -321,7 +322,7 @@ export class Lifecycle {
     }
     if (keys[0] !== undefined && this.bus.wants('destroyed')) this.bus.emit('destroyed', { store: this.name, id: sessionId(keys[0]), userId: user, reason: 'destroy' })
     const now = this.config.now()
-    session.reset(now, this.config.lifetime, this.#expiry(now, now + this.config.lifetime))
+    session.reset(now, this.config.lifetime, this.expiryAt(now, now + this.config.lifetime))
   }
 
   /** Let go of the key a session was loaded under (held in the commit chain since its load). */
@@ -370,10 +371,6 @@ export class Lifecycle {
 
   /** The expiry a record written now carries: idle timeout, capped by the deadline. */
   expiryAt(now: number, deadline: number): number {
-    return this.#expiry(now, deadline)
-  }
-
-  #expiry(now: number, deadline: number): number {
     const idle = this.config.idleTimeout
     return idle === undefined ? deadline : Math.min(now + idle, deadline)
   }
@@ -394,7 +391,7 @@ export class Lifecycle {
   #touchTarget(session: SessionState): number | undefined {
     const idle = this.config.idleTimeout
     if (idle === undefined || session.isNew || session.token === undefined) return undefined
-    const target = this.#expiry(this.config.now(), session.deadline)
+    const target = this.expiryAt(this.config.now(), session.deadline)
     return target - session.expiry >= idle * TOUCH_FRACTION ? target : undefined
   }
 
@@ -453,13 +450,11 @@ export class Lifecycle {
     const newer = this.chain.newer(key, session.loadedAt)
     if (newer !== undefined) {
       if (newer.record === null || newer.record.readOnly === true) return 'gone'
-      stats.conflicts++
-      stats.rebased = true
-      session.rebase(newer.record)
+      rebaseOnto(this, session, newer.record, key, stats, 'rebase')
       session.loadedAt = newer.seq
     }
     const now = this.config.now()
-    const expiry = this.#expiry(now, session.deadline)
+    const expiry = this.expiryAt(now, session.deadline)
     const record = session.toRecord(expiry, now)
     await this.call('commit', this.store.commit(key, this.encode(record), new Date(expiry)))
     this.saved(session, key, undefined, record)

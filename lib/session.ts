@@ -1,3 +1,9 @@
+/**
+ * One session within one request: `Session`, the public face handed to request code,
+ * and `SessionState`, its values, change log and the lifecycle's bookkeeping. Over 300
+ * lines because the two are one concept split only to keep the bookkeeping private;
+ * the change log and its replay (`rebase`) must sit beside the mutators that record it.
+ */
 import { isDeepStrictEqual } from 'node:util'
 import type { SessionRecord } from './codec.js'
 import type { RequestInfo } from './transport.js'
