@@ -6,16 +6,15 @@
  * managers sharing a store), then two real app processes on Redis, etcd, MySQL and
  * Postgres.
  */
-import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
 import t from 'tap'
 import { SessionManager, type SessionManagerOptions } from '../lib/index.js'
 import { MemoryStore } from '../stores/memory.js'
 import { Client, listen } from './helpers/http.js'
 import { raceRoute } from './helpers/race-routes.js'
-import { dropStoreTable, serverStores, storeReachable } from './helpers/server-stores.js'
+import { serverStores } from './helpers/server-stores.js'
 import { SpyStore } from './helpers/spy-store.js'
-import { startUserApp } from './helpers/user-app.js'
+import { twoApps } from './helpers/user-app.js'
 
 interface State { user: string | null; n: number; keys: string[]; cart: string[] }
 
@@ -146,14 +145,9 @@ t.test('memory, renewGrace: the old token reads the put-first value, read-only',
 
 for (const [name, storeUrl] of Object.entries(serverStores())) {
   t.test(`two processes on ${name}`, async (t) => {
-    if (!(await storeReachable(t, name, storeUrl))) return
-    const prefix = `race-${randomBytes(4).toString('hex')}:`
-    const [a, b] = await Promise.all([startUserApp(storeUrl, prefix), startUserApp(storeUrl, prefix)])
-    t.teardown(async () => {
-      a.child.kill()
-      b.child.kill()
-      await dropStoreTable(storeUrl)
-    })
+    const apps = await twoApps(t, name, storeUrl, 'race')
+    if (apps === undefined) return
+    const [a, b] = apps
     t.test('one process', async (t) => scenarios(t, () => a.url, () => a.url, 40))
     t.test('two processes', async (t) => scenarios(t, () => a.url, () => b.url))
   })

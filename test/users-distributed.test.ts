@@ -6,24 +6,18 @@
  * (evictOldest), or the two admitted while the four others are answered 409
  * ERR_SESSION_LIMIT over HTTP (refuse).
  */
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { Client } from './helpers/http.js'
-import { dropStoreTable, serverStores, storeReachable } from './helpers/server-stores.js'
-import { startUserApp as start } from './helpers/user-app.js'
+import { serverStores } from './helpers/server-stores.js'
+import { twoApps } from './helpers/user-app.js'
 
 const stores = serverStores()
 
 for (const [name, storeUrl] of Object.entries(stores)) {
   t.test(`two processes on ${name}`, async (t) => {
-    if (!(await storeReachable(t, name, storeUrl))) return
-    const prefix = `dist-${randomBytes(4).toString('hex')}:`
-    const [a, b] = await Promise.all([start(storeUrl, prefix), start(storeUrl, prefix)])
-    t.teardown(async () => {
-      a.child.kill()
-      b.child.kill()
-      await dropStoreTable(storeUrl)
-    })
+    const apps = await twoApps(t, name, storeUrl, 'dist')
+    if (apps === undefined) return
+    const [a, b] = apps
     const body = async (c: Client, path: string) => JSON.parse((await c.get(path)).body)
 
     t.test('revokeUser on A makes B anonymous', async (t) => {

@@ -3,6 +3,9 @@
  * resolved once it prints the URL it listens on.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
+import { dropStoreTable, storeReachable } from './server-stores.js'
 
 /** A running app process and its base URL. */
 export interface AppProcess {
@@ -26,4 +29,21 @@ export async function startUserApp(storeUrl: string, prefix: string): Promise<Ap
     child.on('exit', (code) => reject(new Error(`app exited ${code}`)))
   })
   return { url, child }
+}
+
+/**
+ * Two user-app processes on the store at `storeUrl`, sharing a fresh prefix that
+ * starts with `tag`; killed (and a Postgres table dropped) when `t` ends. Undefined
+ * when the store is not reachable (see `storeReachable`).
+ */
+export async function twoApps(t: Test, name: string, storeUrl: string, tag: string): Promise<[AppProcess, AppProcess] | undefined> {
+  if (!(await storeReachable(t, name, storeUrl))) return undefined
+  const prefix = `${tag}-${randomBytes(4).toString('hex')}:`
+  const [a, b] = await Promise.all([startUserApp(storeUrl, prefix), startUserApp(storeUrl, prefix)])
+  t.teardown(async () => {
+    a.child.kill()
+    b.child.kill()
+    await dropStoreTable(storeUrl)
+  })
+  return [a, b]
 }
