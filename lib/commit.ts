@@ -37,6 +37,9 @@ export const FORWARD_MS = 60_000
 /** Follows of forwards in a row before giving up (renewals of one session racing). */
 const MAX_HOPS = 8
 
+/** How the forward is committed: a store that reports expiry must not report it. */
+const FORWARD = { forward: true } as const
+
 /** How a commit ended: written where the session lives, written after following a renewal, or the session was gone. */
 export type Outcome = 'saved' | 'followed' | 'gone'
 
@@ -187,7 +190,7 @@ export class Commits {
       : { ...base, previous: undefined, expiry: readable, readOnly: true, forward: session.storeKey as string }
     // Kept as long as the renewal promised (renew set it: renewGrace or FORWARD_MS, whichever is longer).
     const kept = new Date(Math.max(readable, (session.previous as { until: number }).until))
-    const version = await life.call('commit', store.commitIfVersion(old, life.encode(record), kept, session.renewedVersion))
+    const version = await life.call('commit', store.commitIfVersion(old, life.encode(record), kept, session.renewedVersion, FORWARD))
     if (version !== null) {
       life.chain.settle(old, version, record)
       return undefined

@@ -32,6 +32,7 @@ export {
   type Store,
   type VersionedStore,
   type VersionedEntry,
+  type CommitOptions,
   type TouchStore,
   type UserIndexStore,
   type SealingStore,

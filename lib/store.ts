@@ -56,14 +56,26 @@ export interface VersionedStore extends Store {
    * Commit only if the entry's current version is `version`; when `version` is
    * `undefined`, commit only if no live entry exists. Resolves to the new version, or
    * `null` on conflict (the entry was changed, deleted or created meanwhile) — in which
-   * case nothing was written.
+   * case nothing was written. `options` says what kind of entry it is (a store may
+   * ignore it).
    */
   commitIfVersion(
     key: string,
     data: Uint8Array,
     expiry: Date,
     version: string | undefined,
+    options?: CommitOptions,
   ): Promise<string | null>
+}
+
+/** What the manager tells a versioned store about an entry it commits. */
+export interface CommitOptions {
+  /**
+   * The entry is a renewal's forward (the old key of a renewed session, pointing at its
+   * new one), not a session: a store with `watchExpiry` must not report its expiry as a
+   * session's. Stores without `watchExpiry` ignore it.
+   */
+  forward?: boolean
 }
 
 /** Cheap idle extension: move the expiry without rewriting the data or the version. */
