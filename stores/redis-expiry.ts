@@ -1,74 +1,69 @@
 /**
- * Redis keyspace notifications for the Redis store's `watchExpiry`: a subscriber
- * connection of its own (`client.duplicate()`) on `__keyevent@<db>__:expired`.
+ * Redis keyspace notifications for the Redis store's `watchExpiry`: subscriber
+ * connections of its own on `__keyevent@<db>__:expired` — one made with
+ * `client.duplicate()` on a standalone or Sentinel-configured client, one per primary
+ * on a Cluster (redis-expiry-cluster.ts), where notifications stay on the node that
+ * expired the key.
  *
  * Redis publishes an `expired` event when it actually removes an expired key (on access
  * or in its active expiry cycle, usually within a fraction of a second of the TTL).
- * Pub/sub is at-most-once: while the subscriber is disconnected, events are lost, and
- * ioredis resubscribes when it reconnects. The server must have `notify-keyspace-events`
- * including `E` and `x` (or `A`); see docs/stores/redis.md.
+ * Pub/sub is at-most-once: while a subscriber is disconnected, events are lost, and
+ * ioredis resubscribes when it reconnects (through the sentinels, to the current
+ * primary, when the client is Sentinel-configured). The server must have
+ * `notify-keyspace-events` including `E` and `x` (or `A`); see docs/stores/redis.md.
+ *
+ * An expired key is reported unless it was a renewal's forward: its marker
+ * (redis-forward.ts) is deleted, and a marker that was there means a forward.
  */
-import type { Redis } from 'ioredis'
-import { ConfigError, SessionError } from '../lib/errors.js'
-import type { WatchExpiryOptions } from '../lib/store.js'
+import type { Cluster, Redis } from 'ioredis'
+import { watchClusterExpiry } from './redis-expiry-cluster.js'
+import { forwardMarker, isForwardMarker } from './redis-forward.js'
+import { subscribeNode, type RedisWatchOptions } from './redis-subscriber.js'
 
-/** What `notify-keyspace-events` needs for expiry events: keyevent (E) and expired (x, or A for all). */
-export function hasExpiryFlags(flags: string): boolean {
-  return flags.includes('E') && (flags.includes('x') || flags.includes('A'))
+export type { RedisWatchOptions } from './redis-subscriber.js'
+export { hasExpiryFlags } from './redis-subscriber.js'
+
+/** Keys seen lately, so that no expiry is reported twice; the oldest are forgotten past `limit`. */
+class Recent {
+  readonly #keys = new Set<string>()
+  constructor(readonly limit = 10_000) {}
+  /** True the first time `key` is added (while it is remembered). */
+  add(key: string): boolean {
+    if (this.#keys.has(key)) return false
+    this.#keys.add(key)
+    if (this.#keys.size > this.limit) this.#keys.delete(this.#keys.values().next().value as string)
+    return true
+  }
 }
 
 /**
- * Subscribe to the expiry events of `client`'s database; call `onExpired` with each
- * expired key starting with `prefix`. With `configure`, the flags are added by CONFIG SET
- * (never removing any); without, they are checked by CONFIG GET when the server allows it.
+ * Subscribe to the expiry events of `client`'s database (of every primary, on a
+ * Cluster); call `onExpired` with each expired key starting with `prefix`, once. With
+ * `configure`, the flags are added by CONFIG SET; without, they are checked by CONFIG
+ * GET when the server allows it — on each node, and again after each reconnect.
  */
 export async function watchRedisExpiry(
-  client: Redis,
+  client: Redis | Cluster,
   prefix: string,
   onExpired: (key: string) => void,
-  options: WatchExpiryOptions & { configure?: boolean } = {},
+  options: RedisWatchOptions = {},
 ): Promise<{ stop: () => Promise<void> }> {
-  if (client.isCluster) {
-    throw new SessionError('ERR_UNSUPPORTED', 'RedisStore.watchExpiry: not on a Cluster (keyspace notifications are per node)')
+  const recent = new Recent()
+  const handle = (key: string) => {
+    if (!key.startsWith(prefix) || isForwardMarker(key) || !recent.add(key)) return
+    client.del(forwardMarker(key)).then(
+      (was) => {
+        if (was === 0) onExpired(key.slice(prefix.length))
+      },
+      (err: unknown) => {
+        // Unknown whether it was a forward: report it rather than lose a session's expiry.
+        options.onError?.(err)
+        onExpired(key.slice(prefix.length))
+      },
+    )
   }
-  await ensureFlags(client, options.configure === true)
-  const db = (client.options as { db?: number }).db ?? 0
-  const channel = `__keyevent@${db}__:expired`
-  const sub = client.duplicate({ enableOfflineQueue: true, lazyConnect: false })
-  // A subscriber's errors (a dropped connection) must never be an unhandled 'error' event.
-  sub.on('error', (err: unknown) => options.onError?.(err))
-  sub.on('message', (ch: string, key: string) => {
-    if (ch === channel && key.startsWith(prefix)) onExpired(key.slice(prefix.length))
-  })
-  // After a reconnect the server may be a restarted one that lost the flags.
-  sub.on('ready', () => {
-    ensureFlags(client, options.configure === true).catch((err: unknown) => options.onError?.(err))
-  })
-  try {
-    await sub.subscribe(channel)
-  } catch (err) {
-    sub.disconnect()
-    throw err
-  }
-  return {
-    stop: async () => {
-      await sub.quit().catch(() => sub.disconnect())
-    },
-  }
-}
-
-async function ensureFlags(client: Redis, configure: boolean): Promise<void> {
-  let flags: string
-  try {
-    const reply = (await client.call('CONFIG', 'GET', 'notify-keyspace-events')) as string[]
-    flags = reply[1] ?? ''
-  } catch {
-    // CONFIG is often disabled on managed Redis: the operator must have set the flags.
-    return
-  }
-  if (hasExpiryFlags(flags)) return
-  if (!configure) {
-    throw new ConfigError(`RedisStore.watchExpiry: the server's notify-keyspace-events is '${flags}'; it needs 'Ex' (CONFIG SET notify-keyspace-events ${flags}Ex, or watchExpiry's option configure: true)`)
-  }
-  await client.call('CONFIG', 'SET', 'notify-keyspace-events', `${flags}Ex`)
+  if (client.isCluster) return watchClusterExpiry(client as Cluster, handle, options)
+  const db = ((client as Redis).options as { db?: number }).db ?? 0
+  const sub = (client as Redis).duplicate({ enableOfflineQueue: true, lazyConnect: true })
+  return { stop: await subscribeNode(sub, db, handle, options) }
 }

@@ -1,7 +1,9 @@
 /**
  * The Lua scripts of {@link RedisStore} and how they are sent. Each script touches
  * exactly one key, so it is atomic on that key and valid on a Redis Cluster without
- * hash tags (no multi-key command exists anywhere in the store).
+ * hash tags (no multi-key command exists anywhere in the store) — except a forward's
+ * COMMIT, which also writes the forward's marker, named to be in the key's slot
+ * (redis-forward.ts).
  *
  * Session entry: a string `version (8 bytes) | expiry ms (8 bytes, float64 BE) | data`
  * expiring at the expiry (SET … PXAT, Redis 6.2+), so one GET reads all three. User index: a sorted set
@@ -24,7 +26,8 @@ const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(l
  * Mode `set` writes unconditionally; `new` only when the key is absent; `if` only
  * when the stored version (the first 8 bytes, read by GETRANGE without copying the
  * data) equals the expected one. Replies 1, or nil on conflict. Redis itself drops
- * expired keys, so "absent" includes "expired".
+ * expired keys, so "absent" includes "expired". A forward's commit passes its marker
+ * as KEYS[2] and the marker's expiry ms as ARGV[5]: written only when the entry is.
  */
 export const COMMIT = script(`
 if ARGV[3] ~= 'set' then
@@ -33,6 +36,7 @@ if ARGV[3] ~= 'set' then
   if ARGV[3] == 'if' and current ~= ARGV[4] then return false end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+if KEYS[2] then redis.call('SET', KEYS[2], '1', 'PXAT', ARGV[5]) end
 return 1
 `)
 
@@ -132,21 +136,23 @@ export async function send(
 const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT')
 
 /**
- * Run `script` on `key` by EVALSHA; a server that does not have it cached yet
- * (first call, restart, failover, another Cluster node) gets it once by EVAL.
+ * Run `script` on `key` (or on several keys of one slot) by EVALSHA; a server that
+ * does not have it cached yet (first call, restart, failover, another Cluster node)
+ * gets it once by EVAL.
  */
 export async function run(
   client: RedisClient,
   lua: Script,
-  key: string,
+  key: string | readonly string[],
   args: Arg[],
   operation: string,
   wait?: Wait,
 ): Promise<unknown> {
+  const keys = typeof key === 'string' ? [key] : key
   try {
-    return await send(client, (c) => c.evalsha(lua.sha, 1, key, ...args), wait, operation)
+    return await send(client, (c) => c.evalsha(lua.sha, keys.length, ...keys, ...args), wait, operation)
   } catch (err) {
     if (!isNoScript(err)) throw err
-    return send(client, (c) => c.eval(lua.lua, 1, key, ...args), wait, operation)
+    return send(client, (c) => c.eval(lua.lua, keys.length, ...keys, ...args), wait, operation)
   }
 }

@@ -5,16 +5,17 @@ import { MAX_TIMER_MS } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
 import { parseOptions, wholeOption } from '../lib/options.js'
 import type {
+  CommitOptions,
   ExpiryWatchStore,
   BatchStore,
   FoundEntry,
   TouchStore,
   UserIndexStore,
-  WatchExpiryOptions,
   VersionedEntry,
   VersionedStore,
 } from '../lib/store.js'
-import { watchRedisExpiry } from './redis-expiry.js'
+import { watchRedisExpiry, type RedisWatchOptions } from './redis-expiry.js'
+import { MARKER_MS, forwardMarker } from './redis-forward.js'
 import { BATCH, pipelined, slotChunks } from './redis-batch.js'
 import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
 
@@ -129,16 +130,23 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     await this.#commit(key, data, expiry, 'set', '')
   }
 
+  /**
+   * Commit when the stored version is still `version` (absent when undefined). With
+   * `options.forward`, the same script writes the forward's marker too (see
+   * redis-forward.ts), so `watchExpiry` never reports the forward's expiry.
+   */
   async commitIfVersion(
     key: string,
     data: Uint8Array,
     expiry: Date,
     version: string | undefined,
+    options?: CommitOptions,
   ): Promise<string | null> {
-    if (version === undefined) return this.#commit(key, data, expiry, 'new', '')
+    const forward = options?.forward === true
+    if (version === undefined) return this.#commit(key, data, expiry, 'new', '', forward)
     // Not a version this store wrote: it can match no entry.
     if (!/^[0-9a-f]{16}$/.test(version)) return null
-    return this.#commit(key, data, expiry, 'if', version)
+    return this.#commit(key, data, expiry, 'if', version, forward)
   }
 
   async touch(key: string, expiry: Date): Promise<void> {
@@ -237,18 +245,21 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   /**
-   * Report sessions Redis expires (keyspace notifications, on a subscriber connection
-   * of its own made with `client.duplicate()`; `close()` ends it). Needs the server's
+   * Report sessions Redis expires (keyspace notifications, on subscriber connections
+   * of its own: one made with `client.duplicate()`, or one per primary of a Cluster,
+   * following failovers; `close()` ends them). Needs each server's
    * `notify-keyspace-events` to include `Ex`: checked by CONFIG GET, added by CONFIG SET
-   * with `configure: true`. Not on a Cluster. Events while the subscriber is
-   * disconnected are lost (pub/sub is at-most-once); it resubscribes on reconnect.
+   * with `configure: true`, on every node and again after each reconnect. A renewal's
+   * forward (committed with `forward: true`) is never reported. Events while a
+   * subscriber is disconnected, or before a promoted primary is subscribed, are lost
+   * (pub/sub is at-most-once); it resubscribes on reconnect.
    */
   async watchExpiry(
     prefix: string,
     onExpired: (key: string) => void,
-    options: WatchExpiryOptions & { configure?: boolean } = {},
+    options: RedisWatchOptions = {},
   ): Promise<() => Promise<void>> {
-    const { stop } = await watchRedisExpiry(this.#client as Redis, this.#sessions + prefix, (k) => onExpired(prefix + k), options)
+    const { stop } = await watchRedisExpiry(this.#client, this.#sessions + prefix, (k) => onExpired(prefix + k), options)
     const once = async () => {
       if (this.#watches.delete(once)) await stop()
     }
@@ -261,12 +272,16 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     await Promise.all([...this.#watches].map((stop) => stop()))
   }
 
-  async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string) {
+  async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string, forward = false) {
     // A random version: a deleted and re-created entry never repeats an old one.
     const version = secureRandom(8)
     const value = Buffer.concat([version, expiryBytes(expiry), data])
     const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
-    const reply = await run(this.#client, COMMIT, this.#sessions + key, args, mode === 'set' ? 'commit' : 'commitIfVersion', this.#wait)
+    const full = this.#sessions + key
+    // Only a forward pays for its marker: a session's commit stays one key, four arguments.
+    const keys = forward ? [full, forwardMarker(full)] : full
+    if (forward) args.push(String(expiry.getTime() + MARKER_MS))
+    const reply = await run(this.#client, COMMIT, keys, args, mode === 'set' ? 'commit' : 'commitIfVersion', this.#wait)
     return reply === null ? null : version.toString('hex')
   }
 }
