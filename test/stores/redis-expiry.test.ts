@@ -9,6 +9,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { type ExpiredEvent, SessionManager } from '../../lib/index.js'
 import { RedisStore } from '../../stores/redis.js'
+import { forwardNotReported } from '../helpers/expiry.js'
 import { Client, listen } from '../helpers/http.js'
 import { quiet, reachable } from '../helpers/service.js'
 
@@ -76,6 +77,18 @@ t.test('SessionManager.watchExpiry: expired sessions reported by Redis, and agai
 
   await stop()
   t.same(await subscribers(), [], 'stop() ends the subscriber connection')
+})
+
+t.test('RedisStore.watchExpiry: a renewal\'s forward lapsing is not reported, a session expiring alongside is', async (t) => {
+  const client = quiet(new Redis(url, { maxRetriesPerRequest: 1 }))
+  const storePrefix = `test:redis-expiry-fwd:${process.pid}:`
+  const store = new RedisStore(client, { prefix: storePrefix })
+  t.teardown(async () => {
+    await store.close()
+    client.disconnect()
+  })
+  const markers = async () => (await admin.keys(`{${storePrefix}s:*}:fwd`)).length
+  await forwardNotReported(t, store, 'fwd:', markers)
 })
 
 t.test('SessionManager.watchExpiry: a store without it is refused with ERR_UNSUPPORTED', async (t) => {
