@@ -52,7 +52,9 @@ export async function subscribeNode(
     ensureFlags(sub, options.configure === true).catch((err: unknown) => options.onError?.(err))
   })
   return async () => {
-    await sub.quit().catch(() => sub.disconnect())
+    // QUIT would wait in the offline queue of a connection that is reconnecting.
+    if (sub.status === 'ready') await sub.quit().catch(() => sub.disconnect())
+    else sub.disconnect()
   }
 }
 
