@@ -53,8 +53,9 @@ export async function subscribeNode(
   })
   return async () => {
     // QUIT would wait in the offline queue of a connection that is reconnecting.
-    if (sub.status === 'ready') await sub.quit().catch(() => sub.disconnect())
-    else sub.disconnect()
+    if (sub.status === 'ready') await sub.quit().catch(() => {})
+    // Also after QUIT: only disconnect() ends a Sentinel client's failover detector connections.
+    sub.disconnect()
   }
 }
 
@@ -63,7 +64,8 @@ export async function subscribeNode(
  * through a short-lived duplicate of it: a subscribed connection runs no CONFIG.
  */
 async function ensureFlags(sub: Redis, configure: boolean): Promise<void> {
-  const admin = sub.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  // No failover detector of its own: it lives for two commands.
+  const admin = sub.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, failoverDetector: false })
   admin.on('error', () => {}) // the failure is the connect() rejection below
   try {
     await admin.connect()

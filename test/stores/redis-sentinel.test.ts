@@ -17,6 +17,7 @@ import { SessionManager } from '../../lib/index.js'
 import { RedisStore, sentinelClientOptions } from '../../stores/redis.js'
 import { storeContract } from '../store-contract.js'
 import { Client, counterApp, listen } from '../helpers/http.js'
+import { takeTurns } from '../helpers/exclusive.js'
 import { quiet, reachable } from '../helpers/service.js'
 
 const sentinels = (process.env.REDIS_SENTINELS ?? '127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382')
@@ -31,6 +32,8 @@ t.teardown(() => client.disconnect())
 if (!(await reachable(t, `Redis Sentinel at ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`, () => client.connect()))) {
   process.exit()
 }
+// This file and redis-expiry-sentinel.test.ts kill the primary: one at a time.
+await takeTurns(t, 'redis-sentinel')
 
 const upSentinel = () =>
   promisify(execFile)('bash', ['scripts/up-redis-sentinel.sh'], { cwd: new URL('../..', import.meta.url).pathname })
