@@ -233,3 +233,13 @@ t.test('RedisStore(Cluster).watchExpiry: a renewal\'s forward lapsing is not rep
   }
   await forwardNotReported(t, store, 'fwd:', markers)
 })
+
+t.test('forwardMarker: in its key\'s hash slot, as the Cluster computes it, and recognised as a marker', async (t) => {
+  const { forwardMarker, isForwardMarker } = await import('../../stores/redis-forward.js')
+  for (const key of ['sm:s:abc', '{app}:s:abc', 'a{}b', 'a}b', 'a{}b}c', '{', '}{', 'é{ü}x', 'x{y']) {
+    const marker = forwardMarker(key)
+    t.equal(Number(await admin.cluster('KEYSLOT', marker)), Number(await admin.cluster('KEYSLOT', key)), `${key} -> ${marker}: same slot`)
+    t.ok(isForwardMarker(marker), `${marker} is a marker`)
+    t.notOk(isForwardMarker(key), `${key} is not`)
+  }
+})
