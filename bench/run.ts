@@ -21,6 +21,7 @@
  *   npm run bench:quick           # smoke: 1 round × 2 s, a few contenders, < 2 min
  *   npm run bench -- --only ours-node-redis,fastify-session-redis --scenarios S2,S3
  *   npm run bench -- --cpu-prof ours-node-redis   # V8 profile into bench/results/profiles/
+ *   npm run bench:hono            # Hono on Node and Bun vs @hono/session, hono-sessions (issue 16)
  *
  * Only 127.0.0.1 is ever targeted; every run is bounded in time. Never part of `npm test`.
  */
@@ -50,12 +51,13 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     'cpu-prof': { type: 'string' },
     readme: { type: 'boolean' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 if (args.help) {
   console.log('usage: node --import tsx bench/run.ts [--quick] [--rounds N] [--seconds N] [--warmup N] [--connections N]\n' +
-    '  [--only name,name] [--scenarios S1,S2] [--cpu-prof name,name] [--readme]\n' +
+    '  [--only name,name] [--scenarios S1,S2] [--cpu-prof name,name] [--readme] [--out name (bench/results/name.json)]\n' +
     `contenders: ${contenderNames().join(', ')}`)
   process.exit(0)
 }
@@ -376,7 +378,7 @@ const report = markdown(results)
 console.log(`\n${report}`)
 const dir = join(root, 'bench/results')
 mkdirSync(dir, { recursive: true })
-const file = join(dir, results.mode === 'full' ? 'latest.json' : `${results.mode}.json`)
+const file = join(dir, args.out !== undefined ? `${args.out.replace(/[^\w-]/g, '')}.json` : results.mode === 'full' ? 'latest.json' : `${results.mode}.json`)
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
 log(`results: ${file}`)
 

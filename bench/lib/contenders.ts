@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4'
-export type Framework = 'node' | 'express' | 'fastify' | 'koa'
+export type Framework = 'node' | 'express' | 'fastify' | 'koa' | 'hono'
+/** What runs the server file: Node (through tsx) or the Bun binary (TypeScript natively). */
+export type Runtime = 'node' | 'bun'
 export type StoreKind = 'none' | 'memory' | 'redis' | 'cookie' | 'postgres'
 
 export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean }> = {
@@ -23,6 +25,8 @@ export interface Contender {
   kind: 'ours' | 'peer' | 'bare' | 'floor'
   framework: Framework
   store: StoreKind
+  /** What runs it (default Node). */
+  runtime?: Runtime
   /** Server file, relative to the repository root. */
   file: string
   /** This library's modules the server imports (relative to the root). */
@@ -35,7 +39,7 @@ export interface Contender {
 }
 
 const SESSION: Scenario[] = ['S1', 'S2', 'S3', 'S4']
-const FW_PACKAGE: Record<Framework, string[]> = { node: [], express: ['express'], fastify: ['fastify'], koa: ['koa'] }
+const FW_PACKAGE: Record<Framework, string[]> = { node: [], express: ['express'], fastify: ['fastify'], koa: ['koa'], hono: ['hono', '@hono/node-server'] }
 const OUR_STORE: Record<StoreKind, { modules: string[]; packages: string[] }> = {
   none: { modules: [], packages: [] },
   memory: { modules: ['stores/memory.ts'], packages: [] },
@@ -48,6 +52,7 @@ const ADAPTER: Record<Framework, string[]> = {
   express: ['middleware/express.ts'],
   fastify: ['middleware/fastify.ts', 'fastify-plugin'],
   koa: ['middleware/koa.ts'],
+  hono: ['middleware/hono.ts'],
 }
 
 function ours(framework: Framework, store: StoreKind, quick: boolean): Contender {
@@ -88,6 +93,24 @@ function floor(name: string, store: StoreKind, packages: string[]): Contender {
   return { name, kind: 'floor', framework: 'node', store, file: `bench/servers/${name}.ts`, modules: [], packages, quick: false, scenarios: ['S2', 'S3'] }
 }
 
+/**
+ * The Hono contenders on one runtime (issue 16): bare Hono, this library's Hono
+ * middleware on memory, Redis and the cookie store, @hono/session (its JWE cookie, and
+ * its storage hook on Redis) and hono-sessions (memory, cookie, Redis). Names end in
+ * the runtime: `ours-hono-redis-bun`.
+ */
+function hono(runtime: Runtime): Contender[] {
+  const on = (c: Contender): Contender => ({ ...c, name: `${c.name}-${runtime}`, runtime })
+  return [
+    on({ ...bare('hono', false), file: 'bench/servers/bare-hono.ts' }),
+    ...(['memory', 'redis', 'cookie'] as const).map((store) => on(ours('hono', store, false))),
+    on(peer('hono-session-cookie', 'hono', 'cookie', 'bench/servers/hono-session.ts', ['@hono/session'], false)),
+    on(peer('hono-session-redis', 'hono', 'redis', 'bench/servers/hono-session.ts', ['@hono/session', 'ioredis'], false)),
+    ...(['memory', 'cookie'] as const).map((store) => on(peer(`hono-sessions-${store}`, 'hono', store, 'bench/servers/hono-sessions.ts', ['hono-sessions'], false))),
+    on(peer('hono-sessions-redis', 'hono', 'redis', 'bench/servers/hono-sessions.ts', ['hono-sessions', 'ioredis'], false)),
+  ]
+}
+
 export const CONTENDERS: Contender[] = [
   bare('node', true),
   bare('express', false),
@@ -112,7 +135,13 @@ export const CONTENDERS: Contender[] = [
   peer('koa-session-redis', 'koa', 'redis', 'bench/servers/koa-session.ts', ['koa-session', 'ioredis'], false),
   peer('iron-session', 'node', 'cookie', 'bench/servers/iron-session.ts', ['iron-session'], true),
   floor('floor-node-redis', 'redis', ['ioredis']),
+  ...hono('node'),
+  ...hono('bun'),
 ]
+
+/** The Bun binary scripts/up-runtimes.sh installs (RUNTIMES_DIR overrides its place, as there). */
+export const bunBinary = (): string =>
+  join(process.env.RUNTIMES_DIR ?? '/tmp/session-manager/runtimes', 'node_modules/@oven/bun-linux-x64/bin/bun')
 
 /** Why `c` cannot run here (a missing module, package or Redis), or undefined when it can. */
 export function unavailable(c: Contender, root: string, redis: boolean): string | undefined {
@@ -122,5 +151,6 @@ export function unavailable(c: Contender, root: string, redis: boolean): string 
     if (!existsSync(join(root, 'node_modules', p, 'package.json'))) return `not available: package ${p} not installed`
   }
   if (c.store === 'redis' && !redis) return 'not available: no Redis (redis-server not found)'
+  if (c.runtime === 'bun' && !existsSync(bunBinary())) return `not available: no Bun at ${bunBinary()} (bash scripts/up-runtimes.sh)`
   return undefined
 }

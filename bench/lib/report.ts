@@ -23,6 +23,15 @@ export function storeOps(r: Results, name: string, s: Scenario): number | undefi
   return Number.isFinite(v) ? v : undefined
 }
 
+/** Hono (issue 16): this library's middleware against @hono/session and hono-sessions, same store kind, same runtime. */
+const HONO_PAIRS: Array<[string, string]> = (['node', 'bun'] as const).flatMap((rt) => [
+  [`ours-hono-memory-${rt}`, `hono-sessions-memory-${rt}`],
+  [`ours-hono-redis-${rt}`, `hono-session-redis-${rt}`],
+  [`ours-hono-redis-${rt}`, `hono-sessions-redis-${rt}`],
+  [`ours-hono-cookie-${rt}`, `hono-session-cookie-${rt}`],
+  [`ours-hono-cookie-${rt}`, `hono-sessions-cookie-${rt}`],
+] as Array<[string, string]>)
+
 /** Evaluate the targets of issue 9 on `r`. */
 export function evaluateTargets(r: Results): Target[] {
   const targets: Target[] = []
@@ -56,15 +65,18 @@ export function evaluateTargets(r: Results): Target[] {
   }
 
   // 2. S1 costs what bare costs (req/s within 10 %, noise on this machine is ~5 %).
-  for (const fw of ['node', 'express', 'fastify', 'koa'] as const) {
-    const name = `ours-${fw}-memory`
+  const bares: Array<[string, string, string]> = [
+    ...(['node', 'express', 'fastify', 'koa'] as const).map((fw) => [fw, `ours-${fw}-memory`, `bare-${fw}`] as [string, string, string]),
+    ...(['node', 'bun'] as const).map((rt) => [`hono on ${rt}`, `ours-hono-memory-${rt}`, `bare-hono-${rt}`] as [string, string, string]),
+  ]
+  for (const [fw, name, bareName] of bares) {
     const s1 = cell(r, name, 'S1')
-    const s0 = cell(r, `bare-${fw}`, 'S0')
+    const s0 = cell(r, bareName, 'S0')
     if (!ok(name) || s1 === undefined || s0 === undefined) continue
     const q = ratio(s1.rps, s0.rps)
     const cpu = ratio(s1.cpuUs, s0.cpuUs)
     targets.push({
-      id: `s1-bare-${fw}`,
+      id: `s1-${bareName}`,
       text: `${fw}: S1 costs what bare costs (req/s ≥ 0.90 × bare S0)`,
       value: `req/s ${fmt(q, 2)}×, CPU/req ${fmt(cpu, 2)}×`,
       met: q === undefined ? undefined : q >= 0.9,
@@ -187,6 +199,7 @@ export function markdown(r: Results): string {
     ['ours-node-redis', 'floor-node-redis'],
     ['fastify-session-redis', 'floor-node-redis'],
     ['express-session-redis', 'floor-node-redis'],
+    ...HONO_PAIRS,
   ]
   const rl = ['| contender | against | S1 | S2 | S3 | S4 |', '|---|---|--:|--:|--:|--:|']
   for (const [a, b] of pairs) {
