@@ -134,7 +134,7 @@ const results: Results = {
 if (redis !== undefined) results.machine.redis = /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1]
 
 const chosen: Contender[] = CONTENDERS.filter((c) =>
-  wanted !== undefined ? wanted.some((w) => c.name === w || c.name.includes(w)) : !quick || c.quick,
+  wanted !== undefined ? wanted.some((w) => c.name === w || c.name.includes(w)) : c.optIn !== true && (!quick || c.quick),
 )
 const infos = new Map<string, ContenderInfo>()
 for (const c of chosen) {

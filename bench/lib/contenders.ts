@@ -27,6 +27,10 @@ export interface Contender {
   store: StoreKind
   /** What runs it (default Node). */
   runtime?: Runtime
+  /** Runs only when `--only` names it (`npm run bench:hono`, the observer runs), never in the full run. */
+  optIn?: boolean
+  /** Extra environment of its server process (`BENCH_OBSERVE`). */
+  env?: Record<string, string>
   /** Server file, relative to the repository root. */
   file: string
   /** This library's modules the server imports (relative to the root). */
@@ -100,7 +104,7 @@ function floor(name: string, store: StoreKind, packages: string[]): Contender {
  * the runtime: `ours-hono-redis-bun`.
  */
 function hono(runtime: Runtime): Contender[] {
-  const on = (c: Contender): Contender => ({ ...c, name: `${c.name}-${runtime}`, runtime })
+  const on = (c: Contender): Contender => ({ ...c, name: `${c.name}-${runtime}`, runtime, optIn: true })
   return [
     on({ ...bare('hono', false), file: 'bench/servers/bare-hono.ts' }),
     ...(['memory', 'redis', 'cookie'] as const).map((store) => on(ours('hono', store, false))),
@@ -109,6 +113,16 @@ function hono(runtime: Runtime): Contender[] {
     ...(['memory', 'cookie'] as const).map((store) => on(peer(`hono-sessions-${store}`, 'hono', store, 'bench/servers/hono-sessions.ts', ['hono-sessions'], false))),
     on(peer('hono-sessions-redis', 'hono', 'redis', 'bench/servers/hono-sessions.ts', ['hono-sessions', 'ioredis'], false)),
   ]
+}
+
+/**
+ * `ours-node-redis` with something observing the manager (issue 18), measured in the
+ * same run as the unobserved one: `BENCH_OBSERVE` (bench/servers/ours-store.ts).
+ */
+function observed(how: 'listener' | 'channel' | 'otel'): Contender {
+  const base = ours('node', 'redis', false)
+  const packages = how === 'otel' ? ['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/sdk-metrics'] : []
+  return { ...base, name: `${base.name}+${how}`, optIn: true, env: { BENCH_OBSERVE: how }, packages: [...base.packages, ...packages], scenarios: ['S1', 'S2', 'S3'] }
 }
 
 export const CONTENDERS: Contender[] = [
@@ -137,6 +151,9 @@ export const CONTENDERS: Contender[] = [
   floor('floor-node-redis', 'redis', ['ioredis']),
   ...hono('node'),
   ...hono('bun'),
+  observed('listener'),
+  observed('channel'),
+  observed('otel'),
 ]
 
 /** The Bun binary scripts/up-runtimes.sh installs (RUNTIMES_DIR overrides its place, as there). */

@@ -46,6 +46,7 @@ export function startServer(c: Contender, options: StartOptions): Promise<Runnin
       BENCH_NAME: c.name,
       BENCH_STORE: c.store,
       BENCH_REDIS_URL: options.redisUrl,
+      ...c.env,
     },
   })
   children.add(child)
