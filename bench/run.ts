@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Agent } from 'node:http'
 import { execFileSync } from 'node:child_process'
-import { type Contender, CONTENDERS, SCENARIOS, type Scenario, unavailable } from './lib/contenders.js'
+import { type Contender, CONTENDERS, SCENARIO_ORDER, SCENARIOS, type Scenario, unavailable } from './lib/contenders.js'
 import { get, load, newSessions } from './lib/load.js'
 import { commandStats, diffStats, monitor, startRedis, type BenchRedis } from './lib/redis.js'
 import { contenderNames, evaluateTargets, markdown } from './lib/report.js'
@@ -280,7 +280,8 @@ async function measure(c: Contender, scenario: Scenario, round: number, warmup: 
   if (s === undefined || !alive(s)) return fail(c, `server gone\n${s?.stderr() ?? ''}`)
   try {
     const { path } = SCENARIOS[scenario]
-    const cookies = SCENARIOS[scenario].cookie ? await newSessions(s.port, config.sessionsPerRun) : undefined
+    const { cookie, oneSession } = SCENARIOS[scenario]
+    const cookies = cookie ? await newSessions(s.port, oneSession === true ? 1 : config.sessionsPerRun) : undefined
     const base = { port: s.port, path, connections: config.connections, ...(cookies === undefined ? {} : { cookies }) }
     if (warmup > 0) await load({ ...base, seconds: warmup })
     const stats0 = c.store === 'redis' && redis !== undefined ? await commandStats(redis.client) : undefined
@@ -352,7 +353,7 @@ try {
       }
     }
     const warmup = round === 1 ? config.warmup : config.warmup / 2
-    for (const scenario of ['S0', 'S1', 'S2', 'S3', 'S4'] as const) {
+    for (const scenario of SCENARIO_ORDER) {
       const order = live().filter((c) => scenariosOf(c).includes(scenario))
       if (order.length === 0) continue
       const shift = (round - 1) % order.length

@@ -6,18 +6,23 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
-export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4'
+export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4' | 'S3H'
 export type Framework = 'node' | 'express' | 'fastify' | 'koa' | 'hono'
 /** What runs the server file: Node (through tsx) or the Bun binary (TypeScript natively). */
 export type Runtime = 'node' | 'bun'
 export type StoreKind = 'none' | 'memory' | 'redis' | 'cookie' | 'postgres'
 
-export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean }> = {
+/** In the order they are measured. */
+export const SCENARIO_ORDER: Scenario[] = ['S0', 'S1', 'S2', 'S3', 'S4', 'S3H']
+
+/** `oneSession`: every connection sends the same cookie (one hot session) instead of one of many. */
+export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean; oneSession?: boolean }> = {
   S0: { path: '/s0', title: 'bare: no session middleware', cookie: false },
   S1: { path: '/s1', title: 'anonymous: no cookie, session untouched', cookie: false },
   S2: { path: '/s2', title: 'read: valid cookie, read one value', cookie: true },
   S3: { path: '/s3', title: 'write: valid cookie, increment a counter', cookie: true },
   S4: { path: '/s4', title: 'new: no cookie, put a value', cookie: false },
+  S3H: { path: '/c/inc', title: 'hot write: every connection on one session, add 1 to a counter (ours: increment)', cookie: true, oneSession: true },
 }
 
 export interface Contender {
@@ -42,7 +47,7 @@ export interface Contender {
   scenarios: Scenario[]
 }
 
-const SESSION: Scenario[] = ['S1', 'S2', 'S3', 'S4']
+const SESSION: Scenario[] = ['S1', 'S2', 'S3', 'S4', 'S3H']
 const FW_PACKAGE: Record<Framework, string[]> = { node: [], express: ['express'], fastify: ['fastify'], koa: ['koa'], hono: ['hono', '@hono/node-server'] }
 const OUR_STORE: Record<StoreKind, { modules: string[]; packages: string[] }> = {
   none: { modules: [], packages: [] },
@@ -94,7 +99,7 @@ function bare(framework: Framework, quick: boolean): Contender {
 
 /** A hand-written lower bound (no library): what its store round trips alone cost. */
 function floor(name: string, store: StoreKind, packages: string[]): Contender {
-  return { name, kind: 'floor', framework: 'node', store, file: `bench/servers/${name}.ts`, modules: [], packages, quick: false, scenarios: ['S2', 'S3'] }
+  return { name, kind: 'floor', framework: 'node', store, file: `bench/servers/${name}.ts`, modules: [], packages, quick: false, scenarios: ['S2', 'S3', 'S4', 'S3H'] }
 }
 
 /**
@@ -149,6 +154,7 @@ export const CONTENDERS: Contender[] = [
   peer('koa-session-redis', 'koa', 'redis', 'bench/servers/koa-session.ts', ['koa-session', 'ioredis'], false),
   peer('iron-session', 'node', 'cookie', 'bench/servers/iron-session.ts', ['iron-session'], true),
   floor('floor-node-redis', 'redis', ['ioredis']),
+  floor('floor-node-memory', 'memory', []),
   ...hono('node'),
   ...hono('bun'),
   observed('listener'),
