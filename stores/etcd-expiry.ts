@@ -45,8 +45,9 @@ const GONE_CACHE = 256
 
 /**
  * Watch the keys starting with `prefix` (inside the client's namespace) and call
- * `onExpired(key)` for each session entry removed by its lease's expiry. Resolves once
- * the watch is attached to etcd, to its `stop` (which never rejects).
+ * `onExpired(key)` for each session entry removed by its lease's expiry, `key` as the
+ * store was given it (`prefix` included, the client's namespace not). Resolves once the
+ * watch is attached to etcd, to its `stop` (which never rejects).
  */
 export async function watchEtcdExpiry(
   client: WatchClient,
@@ -99,7 +100,7 @@ export async function watchEtcdExpiry(
     const env = open(prev.value)
     if (env?.kind !== SESSION || env.forward || env.expiry > now()) return
     if (prev.lease === '0' || !(await leaseGone(prev.lease))) return
-    if (!stopped) onExpired(key.slice(prefix.length))
+    if (!stopped) onExpired(key)
   }
 
   async function start(from?: string): Promise<Watcher> {
