@@ -47,6 +47,14 @@ const until = async (what: string, check: () => boolean | Promise<boolean>, ms =
 }
 /** Session keys (and sidecars) the app instances left in etcd. */
 const stored = async () => direct.getAll().prefix(prefix).keys()
+/** A new session on `server`: its browser, id, and etcd key (found as the one key that appeared). */
+const create = async (server: Running) => {
+  const before = new Set(await stored())
+  const client = new Client(server.url)
+  const id = (await client.get('/')).body
+  const key = (await stored()).find((k) => !before.has(k) && !k.includes('\0')) ?? ''
+  return { client, id, key, gone: async () => !(await stored()).includes(key) }
+}
 
 t.teardown(async () => {
   await direct.delete().prefix(prefix).catch(() => {})
@@ -98,11 +106,6 @@ if (await reachable(t, `etcd at ${url}`, () => direct.get('probe').string())) {
     const w = await watching(t)
     const short = await app(t, {})
     const long = await app(t, { lifetime: 3000 })
-    const create = async (server: Running) => {
-      const client = new Client(server.url)
-      return { client, id: (await client.get('/')).body }
-    }
-
     const a = await create(short.server)
     const destroyed = await create(long.server)
     t.equal((await destroyed.client.get('/destroy')).status, 200)
@@ -123,12 +126,65 @@ if (await reachable(t, `etcd at ${url}`, () => direct.get('probe').string())) {
     t.same(w.warnings, [], 'no watch failure')
 
     await w.stop()
-    const before = new Set(await stored())
     const c = await create(short.server)
-    const [key] = (await stored()).filter((k) => !before.has(k) && !k.includes('\0'))
-    t.ok(key, 'the session key is found in etcd')
-    await until('its removal by the lease', async () => !(await stored()).includes(key as string))
+    t.ok(c.key, 'the session key is found in etcd')
+    await until('its removal by the lease', c.gone)
     await sleep(500)
     t.notOk(w.ids().includes(c.id), 'nothing reported after stop()')
+  })
+
+  t.test('SessionManager.watchExpiry on etcd: the lapse of a renewal\'s forward is not reported', async (t) => {
+    const w = await watching(t)
+    // A clock 59 s behind: the login's 60 s forward at the old key lapses 1 s from now.
+    const shifted = await app(t, { lifetime: '1h', now: () => Date.now() - 59_000 })
+    const short = await app(t, {})
+    const renewed: string[] = []
+    shifted.manager.on('renewed', (e) => renewed.push(e.previousId))
+    const before = await create(shifted.server)
+    const plain = await create(short.server)
+    const newId = (await before.client.get('/login/u2')).body
+    t.same(renewed, [before.id], 'the login renewed the session')
+    t.not(newId, before.id)
+    const kinds = async () => (await direct.getAll().prefix(before.key).buffers())[before.key]?.[0]
+    t.equal(await kinds(), 3, 'the old key holds a forward (envelope kind 3)')
+    await until('the forward removed by its lease', before.gone)
+    // Deletes are handled in revision order: once a later one is reported, the forward's was seen.
+    const later = await create(short.server)
+    await until('a session created after to be reported', () => w.ids().includes(later.id))
+    t.ok(w.ids().includes(plain.id), 'the plain session created alongside is reported')
+    t.notOk(w.ids().includes(before.id), 'the forward at the old id is not reported')
+    t.notOk(w.ids().includes(newId), 'the renewed session lives on')
+    t.same(w.warnings, [], 'no watch failure')
+  })
+
+  t.test('SessionManager.watchExpiry on etcd: after its connection is cut, the watch resumes from its revision', async (t) => {
+    const w = await watching(t)
+    const short = await app(t, {})
+    // Hour-long buckets: the lease of a session deleted during the cut outlives the cut.
+    const hourly = await app(t, { lifetime: 1500, leaseBucket: 3_600_000 })
+    await until('a bucket end well ahead', () => Date.now() % 3_600_000 < 3_600_000 - 60_000, 61_000)
+    const a = await create(short.server)
+    await until('the first expiry', () => w.ids().includes(a.id))
+    const accepted = w.proxy.accepted
+
+    w.proxy.cut()
+    const cutAt = Date.now()
+    const b = await create(short.server)
+    const d = await create(hourly.server)
+    t.equal((await d.client.get('/destroy')).status, 200, 'a live session destroyed during the cut')
+    t.ok(await d.gone(), 'its key is deleted')
+    await until('the lease removing a session during the cut', b.gone)
+    await until('the destroyed session\'s exact expiry to pass', () => Date.now() > cutAt + 2500)
+    t.notOk(w.ids().includes(b.id), 'nothing reported while cut')
+
+    w.proxy.restore()
+    await until('the expiry during the cut to be reported', () => w.ids().includes(b.id), 30_000)
+    t.ok(w.proxy.accepted > accepted, 'reported over a new connection')
+    t.match(w.expired.find((e) => e.id === b.id), { store: 'EtcdStore', id: b.id, source: 'store' })
+    const c = await create(short.server)
+    await until('an expiry after the reconnect', () => w.ids().includes(c.id))
+    t.notOk(w.ids().includes(d.id), 'the delete during the cut is not reported, though replayed after its expiry (its lease lives)')
+    t.equal(new Set(w.ids()).size, w.ids().length, 'no session reported twice')
+    t.ok(w.warnings.length > 0, 'the disconnect went to onError (the manager\'s logger.warn)')
   })
 }
