@@ -21,8 +21,10 @@
  *
  * The etcd3 watcher resumes from the revision after the last one it saw when its stream
  * reconnects, so deletes while disconnected are replayed then. When etcd has compacted
- * that revision, the watch is cancelled; it is started again from the current revision
- * and the gap is reported to `onError` (those deletes are gone from etcd's history).
+ * that revision meanwhile, it cancels the watch; the watch then starts again from the
+ * oldest revision etcd still has (found by a binary search of ranges at past revisions)
+ * and reports the gap to `onError`: deletes between the last revision seen and the
+ * compaction are gone from etcd's history, the later ones are replayed.
  */
 import type { IKeyValue, Namespace, Watcher } from 'etcd3'
 import { StoreError } from '../lib/errors.js'
@@ -30,7 +32,7 @@ import type { WatchExpiryOptions } from '../lib/store.js'
 import { SEP, SESSION, open } from './etcd-codec.js'
 
 /** What the watch needs of the client: the store's etcd3 client or namespace. */
-export type WatchClient = Pick<Namespace, 'watch' | 'leaseClient'>
+export type WatchClient = Pick<Namespace, 'watch' | 'leaseClient' | 'kv'>
 
 /** Options of {@link watchEtcdExpiry} the store fills in. */
 export interface EtcdWatchOptions extends WatchExpiryOptions {
@@ -65,6 +67,8 @@ export async function watchEtcdExpiry(
   // Deletes of one revision share it: no key is reported twice even if a restart overlaps.
   let revision = -1n
   const seen = new Set<string>()
+  // The revision up to which every event has been received (a watch response's header).
+  let synced = 0n
 
   const deadline = () => (timeout > 0 ? { deadline: new Date(Date.now() + timeout) } : undefined)
 
@@ -103,33 +107,69 @@ export async function watchEtcdExpiry(
     if (!stopped) onExpired(key)
   }
 
-  async function start(from?: string): Promise<Watcher> {
+  async function start(from?: bigint): Promise<Watcher> {
     let builder = client.watch().prefix(prefix).only('delete').withPreviousKV()
-    if (from !== undefined) builder = builder.startRevision(from)
+    if (from !== undefined) builder = builder.startRevision(String(from))
     const w = builder.watcher()
     w.on('delete', (kv: IKeyValue, prev?: IKeyValue) => {
       queue = queue.then(() => handle(kv, prev)).catch(report)
     })
+    w.on('data', (res: { header: { revision: string } }) => {
+      if (BigInt(res.header.revision) > synced) synced = BigInt(res.header.revision)
+    })
+    // A fresh watch (no start revision) begins at etcd's current one: nothing before is owed.
+    if (from === undefined) {
+      w.once('connected', (res: { header: { revision: string } }) => {
+        if (synced === 0n) synced = BigInt(res.header.revision)
+      })
+    }
     w.on('disconnected', (err: unknown) => {
       if (!stopped) report(new StoreError('EtcdStore', 'watchExpiry', { cause: err, detail: 'watch disconnected; it resumes from its last revision' }))
     })
-    // Emitted when etcd cancels the watch (a compacted start revision): start again.
+    // Emitted when etcd cancels the watch (its start revision compacted): start again.
     w.on('error', (err: unknown) => {
       if (stopped || watcher !== w) return
-      const last = w.lastRevision()
-      report(new StoreError('EtcdStore', 'watchExpiry', {
-        cause: err,
-        detail: `watch cancelled by etcd at revision ${last ?? '?'}; restarted from the current revision, expiries since are not reported`,
-      }))
+      report(new StoreError('EtcdStore', 'watchExpiry', { cause: err, detail: `watch cancelled by etcd after revision ${synced}` }))
       restart()
     })
     await attached(w, timeout)
     return w
   }
 
+  /** The oldest revision after `synced` etcd still has; a gap before it goes to `onError`. */
+  async function resumeFrom(): Promise<bigint> {
+    const at = async (rev: bigint) => {
+      const res = await client.kv.range({ key: Buffer.from([0]), limit: 1, revision: String(rev) }, deadline())
+      return BigInt(res.header.revision)
+    }
+    const current = await at(0n)
+    let lo = synced + 1n
+    let hi = current + 1n
+    if (lo > current) return lo
+    // Invariant: revisions below lo are compacted or not owed; hi is readable (or the next one).
+    while (lo < hi) {
+      const mid = (lo + hi) / 2n
+      const readable = await at(mid).then(() => true, (err: unknown) => {
+        if (String((err as Error).message).includes('compacted')) return false
+        throw err
+      })
+      if (readable) hi = mid
+      else lo = mid + 1n
+    }
+    if (lo > synced + 1n) {
+      // A delete at the compaction revision itself is replayed without its previous value
+      // (compacted too), so it cannot be told apart either.
+      report(new StoreError('EtcdStore', 'watchExpiry', {
+        detail: `etcd compacted revisions ${synced + 1n} to ${lo} before the watch read them: expiries there are not reported`,
+      }))
+    }
+    return lo
+  }
+
   function restart(): void {
+    if (stopped) return
     watcher = undefined
-    start().then(
+    resumeFrom().then(start).then(
       async (w) => {
         if (stopped) await w.cancel().catch(() => {})
         else watcher = w

@@ -263,7 +263,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     if (client.watch === undefined) throw new ConfigError('EtcdStore.watchExpiry: the client has no watch() (pass an Etcd3 client or a namespace of one)')
     toKey(this.#ns, prefix, 'prefix')
     const { stop } = await watchEtcdExpiry(
-      { watch: client.watch.bind(client), leaseClient: client.leaseClient },
+      { watch: client.watch.bind(client), leaseClient: client.leaseClient, kv: client.kv },
       prefix,
       onExpired,
       { ...options, now: this.#now, timeout: this.#timeout },
