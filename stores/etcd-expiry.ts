@@ -123,8 +123,14 @@ export async function watchEtcdExpiry(
         if (synced === 0n) synced = BigInt(res.header.revision)
       })
     }
+    // Once per outage: etcd3 retries (and emits this) every backoff while etcd is away.
+    let down = false
+    w.on('connected', () => {
+      down = false
+    })
     w.on('disconnected', (err: unknown) => {
-      if (!stopped) report(new StoreError('EtcdStore', 'watchExpiry', { cause: err, detail: 'watch disconnected; it resumes from its last revision' }))
+      if (!stopped && !down) report(new StoreError('EtcdStore', 'watchExpiry', { cause: err, detail: 'watch disconnected; it resumes from its last revision' }))
+      down = true
     })
     // Emitted when etcd cancels the watch (its start revision compacted): start again.
     w.on('error', (err: unknown) => {

@@ -133,6 +133,30 @@ if (await reachable(t, `etcd at ${url}`, () => direct.get('probe').string())) {
     t.notOk(w.ids().includes(c.id), 'nothing reported after stop()')
   })
 
+  t.test('EtcdStore.close stops its watches; a forward keeps its kind through touch; old entries are sessions', async (t) => {
+    const store = new EtcdStore(direct, { leaseBucket: 1000 })
+    const reported: string[] = []
+    const errors: unknown[] = []
+    await store.watchExpiry(prefix, (k) => reported.push(k), { onError: (e) => errors.push(e) })
+    await store.commit(`${prefix}closed`, new Uint8Array([1]), new Date(Date.now() + 500))
+    await store.close()
+    await until('its removal by the lease', async () => !(await stored()).includes(`${prefix}closed`))
+    await sleep(500)
+    t.same(reported, [], 'nothing reported after close()')
+    t.same(errors, [], 'stopping is no error')
+
+    const fwd = `${prefix}fwd`
+    await store.commitIfVersion(fwd, new Uint8Array([7]), new Date(Date.now() + 60_000), undefined, { forward: true })
+    const kind = async () => (await direct.get(fwd).buffer())?.[0]
+    t.equal(await kind(), 3, 'written as a forward')
+    await store.touch(fwd, new Date(Date.now() + 120_000))
+    t.equal(await kind(), 3, 'touch keeps it a forward')
+    t.same([...(await store.find(fwd)) ?? []], [7], 'read like a session')
+    await direct.put(`${prefix}old`).value(Buffer.from([1, 0, 0, 0x7f, 0, 0, 0, 0, 0, 9])) // kind 1, far expiry: written before kind 3
+    t.same([...(await store.find(`${prefix}old`)) ?? []], [9], 'an entry written before is read as a session')
+    await t.rejects(new EtcdStore({ kv: direct.kv, leaseClient: direct.leaseClient, prefix: Buffer.alloc(0) }).watchExpiry(prefix, () => {}), { code: 'ERR_CONFIG' }, 'a client without watch() is refused')
+  })
+
   t.test('SessionManager.watchExpiry on etcd: the lapse of a renewal\'s forward is not reported', async (t) => {
     const w = await watching(t)
     // A clock 59 s behind: the login's 60 s forward at the old key lapses 1 s from now.
