@@ -40,6 +40,9 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
  * index members live at `userNamespace + user + "\0" + key`. Keys share one lease per
  * expiry bucket (`leaseBucket`, default 60 s), so etcd deletes them at most one bucket
  * after they expire, while reads enforce the exact expiry. See docs/stores/etcd.md.
+ * Over 300 lines because it implements every capability of the contract, each a
+ * transaction or two, on one client; the byte layout, leases, options and the expiry
+ * watch already live in files of their own.
  *
  * @example
  * ```ts
