@@ -123,11 +123,12 @@ function hono(runtime: Runtime): Contender[] {
 /**
  * `ours-node-redis` with something observing the manager (issue 18), measured in the
  * same run as the unobserved one: `BENCH_OBSERVE` (bench/servers/ours-store.ts).
+ * Named `observed-<how>`, so `--only ours-node-redis` does not pick them.
  */
 function observed(how: 'listener' | 'channel' | 'otel'): Contender {
   const base = ours('node', 'redis', false)
   const packages = how === 'otel' ? ['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/sdk-metrics'] : []
-  return { ...base, name: `${base.name}+${how}`, optIn: true, env: { BENCH_OBSERVE: how }, packages: [...base.packages, ...packages], scenarios: ['S1', 'S2', 'S3'] }
+  return { ...base, name: `observed-${how}`, optIn: true, env: { BENCH_OBSERVE: how }, packages: [...base.packages, ...packages], scenarios: ['S1', 'S2', 'S3'] }
 }
 
 export const CONTENDERS: Contender[] = [

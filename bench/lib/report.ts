@@ -257,7 +257,7 @@ export function markdown(r: Results): string {
     ['fastify-session-redis', 'floor-node-redis'],
     ['express-session-redis', 'floor-node-redis'],
     ...HONO_PAIRS,
-    ...(['listener', 'channel', 'otel'] as const).map((how) => [`ours-node-redis+${how}`, 'ours-node-redis'] as [string, string]),
+    ...(['listener', 'channel', 'otel'] as const).map((how) => [`observed-${how}`, 'ours-node-redis'] as [string, string]),
   ]
   const rl = ['| contender | against | S1 | S2 | S3 | S4 | S3H |', '|---|---|--:|--:|--:|--:|--:|']
   for (const [a, b] of pairs) {
