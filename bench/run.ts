@@ -21,6 +21,7 @@
  *   npm run bench:quick           # smoke: 1 round × 2 s, a few contenders, < 2 min
  *   npm run bench -- --only ours-node-redis,fastify-session-redis --scenarios S2,S3
  *   npm run bench -- --cpu-prof ours-node-redis   # V8 profile into bench/results/profiles/
+ *   npm run bench:hono            # Hono on Node and Bun vs @hono/session, hono-sessions (issue 16)
  *
  * Only 127.0.0.1 is ever targeted; every run is bounded in time. Never part of `npm test`.
  */
@@ -31,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Agent } from 'node:http'
 import { execFileSync } from 'node:child_process'
-import { type Contender, CONTENDERS, SCENARIOS, type Scenario, unavailable } from './lib/contenders.js'
+import { type Contender, CONTENDERS, SCENARIO_ORDER, SCENARIOS, type Scenario, unavailable } from './lib/contenders.js'
 import { get, load, newSessions } from './lib/load.js'
 import { commandStats, diffStats, monitor, startRedis, type BenchRedis } from './lib/redis.js'
 import { contenderNames, evaluateTargets, markdown } from './lib/report.js'
@@ -50,12 +51,13 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     'cpu-prof': { type: 'string' },
     readme: { type: 'boolean' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 if (args.help) {
   console.log('usage: node --import tsx bench/run.ts [--quick] [--rounds N] [--seconds N] [--warmup N] [--connections N]\n' +
-    '  [--only name,name] [--scenarios S1,S2] [--cpu-prof name,name] [--readme]\n' +
+    '  [--only name,name] [--scenarios S1,S2] [--cpu-prof name,name] [--readme] [--out name (bench/results/name.json)]\n' +
     `contenders: ${contenderNames().join(', ')}`)
   process.exit(0)
 }
@@ -132,7 +134,7 @@ const results: Results = {
 if (redis !== undefined) results.machine.redis = /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1]
 
 const chosen: Contender[] = CONTENDERS.filter((c) =>
-  wanted !== undefined ? wanted.some((w) => c.name === w || c.name.includes(w)) : !quick || c.quick,
+  wanted !== undefined ? wanted.some((w) => c.name === w || c.name.includes(w)) : c.optIn !== true && (!quick || c.quick),
 )
 const infos = new Map<string, ContenderInfo>()
 for (const c of chosen) {
@@ -278,7 +280,8 @@ async function measure(c: Contender, scenario: Scenario, round: number, warmup: 
   if (s === undefined || !alive(s)) return fail(c, `server gone\n${s?.stderr() ?? ''}`)
   try {
     const { path } = SCENARIOS[scenario]
-    const cookies = SCENARIOS[scenario].cookie ? await newSessions(s.port, config.sessionsPerRun) : undefined
+    const { cookie, oneSession } = SCENARIOS[scenario]
+    const cookies = cookie ? await newSessions(s.port, oneSession === true ? 1 : config.sessionsPerRun) : undefined
     const base = { port: s.port, path, connections: config.connections, ...(cookies === undefined ? {} : { cookies }) }
     if (warmup > 0) await load({ ...base, seconds: warmup })
     const stats0 = c.store === 'redis' && redis !== undefined ? await commandStats(redis.client) : undefined
@@ -350,7 +353,7 @@ try {
       }
     }
     const warmup = round === 1 ? config.warmup : config.warmup / 2
-    for (const scenario of ['S0', 'S1', 'S2', 'S3', 'S4'] as const) {
+    for (const scenario of SCENARIO_ORDER) {
       const order = live().filter((c) => scenariosOf(c).includes(scenario))
       if (order.length === 0) continue
       const shift = (round - 1) % order.length
@@ -376,7 +379,7 @@ const report = markdown(results)
 console.log(`\n${report}`)
 const dir = join(root, 'bench/results')
 mkdirSync(dir, { recursive: true })
-const file = join(dir, results.mode === 'full' ? 'latest.json' : `${results.mode}.json`)
+const file = join(dir, args.out !== undefined ? `${args.out.replace(/[^\w-]/g, '')}.json` : results.mode === 'full' ? 'latest.json' : `${results.mode}.json`)
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
 log(`results: ${file}`)
 

@@ -46,6 +46,19 @@ export type Outcome = 'saved' | 'followed' | 'gone'
 /** One write attempt's verdict: written, the session is gone, or it moved to a renewed key. */
 type Written = boolean | { moved: string }
 
+/** A commit waiting for its key: merged with the others waiting behind the same write. */
+interface Waiting {
+  session: SessionState
+  stats: CommitContext
+  done: (written: Written) => void
+  fail: (err: unknown) => void
+}
+
+/** Thrown by a merged write that failed before reaching the store: its commits are then written one by one. */
+class Unmergeable {
+  constructor(readonly cause: unknown) {}
+}
+
 /** A newer state of a renewed session's old key than the renewal had seen. */
 interface Newer {
   record: SessionRecord
@@ -60,6 +73,9 @@ const backoff = (attempt: number) =>
  * rebases and retries), the renewal's forward, and following a forward.
  */
 export class Commits {
+  /** Per key, the commits queued behind the write in flight there (not yet started). */
+  readonly #waiting = new Map<string, Waiting[]>()
+
   constructor(private readonly life: CommitHost, private readonly store: VersionedStore) {}
 
   /** Write `session` under its key, then (renewed) forward its old key. */
@@ -75,38 +91,118 @@ export class Commits {
     let followed = false
     for (let hop = 0; ; hop++) {
       const key = session.storeKey as string
-      const written = await this.life.chain.run(key, () => this.#write(session, key, stats))
+      const written = await this.#queue(session, key, stats)
       if (written === true) return followed ? 'followed' : 'saved'
       if (written === false || hop === MAX_HOPS || !(await this.#adopt(session, written.moved, stats))) return 'gone'
       followed = true
     }
   }
 
-  /** One commit, rebased and retried on conflict. */
-  async #write(session: SessionState, key: string, stats: CommitContext): Promise<Written> {
+  /**
+   * Group commit: the commit of `session` at `key`, in the key's turn. Commits of one
+   * session that arrive while a write of it is in flight wait together and are written
+   * as one — each replayed onto the one before, in arrival order, exactly as they would
+   * have been one after the other — so a hot session costs one round trip per turn, not
+   * per request. A renewal's commit (its own new key) is never grouped.
+   */
+  #queue(session: SessionState, key: string, stats: CommitContext): Promise<Written> {
+    if (session.renewedFrom !== undefined) return this.life.chain.run(key, () => this.#writeOne(session, stats, key))
+    return new Promise<Written>((done, fail) => {
+      const me: Waiting = { session, stats, done, fail }
+      const open = this.#waiting.get(key)
+      if (open !== undefined) {
+        open.push(me)
+        return
+      }
+      const group = [me]
+      this.#waiting.set(key, group)
+      void this.life.chain.run(key, async () => {
+        // The turn has come: later arrivals form the next group, behind this write.
+        if (this.#waiting.get(key) === group) this.#waiting.delete(key)
+        await this.#writeGroup(group, key)
+      })
+    })
+  }
+
+  /** One commit written alone (a renewal's): its own error, never {@link Unmergeable}. */
+  async #writeOne(session: SessionState, stats: CommitContext, key: string): Promise<Written> {
+    try {
+      return await this.#write([session], [stats], key)
+    } catch (err) {
+      throw err instanceof Unmergeable ? err.cause : err
+    }
+  }
+
+  /** Write a group and answer each of its commits; never rejects. */
+  async #writeGroup(group: Waiting[], key: string): Promise<void> {
+    // Each later commit is replayed onto the one before: undone if they are written alone after all.
+    const before = group.map((w, i) => (i === 0 ? undefined : w.session.snapshot()))
+    try {
+      const written = await this.#write(group.map((w) => w.session), group.map((w) => w.stats), key)
+      for (const w of group) w.done(written)
+    } catch (err) {
+      if (!(err instanceof Unmergeable)) {
+        for (const w of group) w.fail(err)
+        return
+      }
+      if (group.length === 1) return (group[0] as Waiting).fail(err.cause)
+      // Merged, it could not be encoded (too large, a value the codec refuses, a schema
+      // the replay broke): each is written alone, so only the one at fault fails.
+      for (const [i, w] of group.entries()) {
+        const snap = before[i]
+        if (snap !== undefined) w.session.restore(snap)
+        try {
+          w.done(await this.#write([w.session], [w.stats], key))
+        } catch (e) {
+          w.fail(e instanceof Unmergeable ? e.cause : e)
+        }
+      }
+    }
+  }
+
+  /**
+   * One write of the commits `sessions` of one key (one, or a group), rebased and
+   * retried on conflict: the first is rebased onto the newest state of the key, each
+   * later one onto the record of the one before it, and the last one's record — holding
+   * every change — is written. Fails with {@link Unmergeable} before the store is
+   * called, with the store's error after.
+   */
+  async #write(sessions: SessionState[], stats: CommitContext[], key: string): Promise<Written> {
     const { life, store } = this
+    const first = sessions[0] as SessionState
     const retries = life.config.commitRetries
     for (let attempt = 0; attempt <= retries; attempt++) {
-      stats.attempts = attempt + 1
-      const newer = life.chain.newer(key, session.loadedAt)
+      for (const s of stats) s.attempts = attempt + 1
+      const newer = life.chain.newer(key, first.loadedAt)
       if (newer !== undefined) {
         const verdict = moved(newer.record)
         if (verdict !== undefined) return verdict
-        rebaseOnto(this.life, session, newer.record as SessionRecord, key, stats, 'rebase')
-        session.version = newer.version
-        session.loadedAt = newer.seq
+        rebaseOnto(this.life, first, newer.record as SessionRecord, key, stats[0] as CommitContext, 'rebase')
+        first.version = newer.version
+        first.loadedAt = newer.seq
       }
       const now = life.config.now()
-      const expiry = life.expiryAt(now, session.deadline)
-      const record = session.toRecord(expiry, now)
-      const version = await life.call('commit', store.commitIfVersion(key, life.encode(record), new Date(expiry), session.version), attempt + 1)
+      let record: SessionRecord
+      let data: Uint8Array
+      try {
+        record = first.toRecord(life.expiryAt(now, first.deadline), now)
+        for (let i = 1; i < sessions.length; i++) {
+          const next = sessions[i] as SessionState
+          rebaseOnto(this.life, next, record, key, stats[i] as CommitContext, 'rebase')
+          record = next.toRecord(life.expiryAt(now, next.deadline), now)
+        }
+        data = life.encode(record)
+      } catch (err) {
+        throw new Unmergeable(err)
+      }
+      const version = await life.call('commit', store.commitIfVersion(key, data, new Date(record.expiry), first.version), attempt + 1)
       if (version !== null) {
-        life.saved(session, key, version, record)
+        for (const s of sessions) life.saved(s, key, version, record)
         return true
       }
       // Conflict: another process changed it. Back off a random moment (so two busy
       // processes stop colliding in lockstep), re-read, replay our changes, try again.
-      stats.conflicts++
+      for (const s of stats) s.conflicts++
       await backoff(attempt)
       const entry = await life.call('find', store.findVersioned(key), attempt + 1)
       if (entry === undefined) return false
@@ -114,10 +210,10 @@ export class Commits {
       if (fresh !== undefined) {
         const verdict = moved(fresh)
         if (verdict !== undefined) return verdict
-        rebaseOnto(this.life, session, fresh, key, stats, 'retry')
+        rebaseOnto(this.life, first, fresh, key, stats[0] as CommitContext, 'retry')
       }
-      session.version = entry.version
-      session.loadedAt = life.chain.seq
+      first.version = entry.version
+      first.loadedAt = life.chain.seq
     }
     throw new SessionError('ERR_CONFLICT', `session kept changing under ${retries} retries`)
   }
@@ -166,7 +262,7 @@ export class Commits {
       session.loadedAt = life.chain.seq
       const key = session.storeKey as string
       // Nobody else knows the new key yet: this write meets no conflict.
-      if ((await life.chain.run(key, () => this.#write(session, key, stats))) !== true) return 'gone'
+      if ((await life.chain.run(key, () => this.#writeOne(session, stats, key))) !== true) return 'gone'
     }
     throw new SessionError('ERR_CONFLICT', `session kept changing under ${life.config.commitRetries} retries while its token was renewed`)
   }

@@ -350,7 +350,7 @@ export class SessionManager<
 
   /**
    * Emit `expired` (`source: 'store'`) for sessions of this manager's prefix that the
-   * store expires while nobody requests them. Needs a store with `watchExpiry` (Redis);
+   * store expires while nobody requests them. Needs a store with `watchExpiry` (Redis, etcd);
    * resolves to the function that stops watching. Throws `ERR_UNSUPPORTED` otherwise.
    */
   async watchExpiry(): Promise<() => Promise<void>> {

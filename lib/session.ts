@@ -87,6 +87,9 @@ export class Session {
  * The state of one session within one request: its values and change log, and the
  * bookkeeping the lifecycle needs. Internal (lib/ only): `Session` is the public face.
  */
+/** The fields of a {@link SessionState} a rebase replaces. */
+export type Rebased = Pick<SessionState, 'base' | 'values' | 'previous' | 'created' | 'deadline' | 'persist' | 'user' | 'meta' | 'login'>
+
 export class SessionState {
   values: Map<string, unknown>
   /**
@@ -327,6 +330,17 @@ export class SessionState {
     this.meta = meta
     this.login = login
     return overwritten ?? []
+  }
+
+  /** What {@link rebase} replaces, to put back with {@link restore} (a group commit that could not be merged). */
+  snapshot(): Rebased {
+    const { base, values, previous, created, deadline, persist, user, meta, login } = this
+    return { base, values, previous, created, deadline, persist, user, meta, login }
+  }
+
+  /** Undo the rebases since `snapshot` was taken. */
+  restore(snap: Rebased): void {
+    Object.assign(this, snap)
   }
 
   /** The values map, copied away from the loaded one on this request's first change. */

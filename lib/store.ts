@@ -202,7 +202,7 @@ export interface WatchExpiryOptions {
 
 /**
  * Store-side expiry events: the store tells when one of its sessions expired, even
- * when nobody requests it (Redis keyspace notifications).
+ * when nobody requests it (Redis keyspace notifications, an etcd watch).
  */
 export interface ExpiryWatchStore extends Store {
   /**

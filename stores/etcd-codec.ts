@@ -3,7 +3,10 @@
  *
  * Values are envelopes `[kind: 1 byte][expiry: uint64 ms, big-endian][data…]`, so the
  * exact expiry travels with the data and is enforced on read (a lease, shared by a
- * whole expiry bucket, only removes the key up to one bucket later).
+ * whole expiry bucket, only removes the key up to one bucket later). A renewal's
+ * forward is a session entry of its own kind, so the expiry watch can tell its lapse
+ * from a session's expiry from the deleted value alone; entries written before that
+ * kind existed are plain sessions.
  */
 
 import { secureRandom } from '../lib/token.js'
@@ -13,6 +16,12 @@ import { ConfigError } from '../lib/errors.js'
 export const SESSION = 1
 /** Envelope kind of a user-index member (no data). */
 export const MEMBER = 2
+/**
+ * Envelope kind of a session entry that is a renewal's forward (`CommitOptions.forward`).
+ * Read as a session; only the expiry watch treats it apart (its lapse is no session's
+ * expiry). A store of an older version does not know this kind and finds no entry there.
+ */
+export const FORWARD = 3
 
 /** Separator between a session key and its sidecars, and inside index keys. */
 export const SEP = '\0'
@@ -21,12 +30,15 @@ const HEADER = 9
 
 /** A decoded envelope. */
 export interface Envelope {
+  /** `SESSION` or `MEMBER` (a forward opens as a `SESSION` with `forward` set). */
   kind: number
   expiry: number
   data: Uint8Array
+  /** The session entry is a renewal's forward (kind `FORWARD`). */
+  forward: boolean
 }
 
-/** Wrap `data` with its kind and exact expiry (ms since epoch). */
+/** Wrap `data` with its kind (`SESSION`, `FORWARD` or `MEMBER`) and exact expiry (ms since epoch). */
 export function seal(kind: number, expiry: number, data: Uint8Array = new Uint8Array(0)): Buffer {
   const out = Buffer.allocUnsafe(HEADER + data.length)
   out[0] = kind
@@ -37,9 +49,11 @@ export function seal(kind: number, expiry: number, data: Uint8Array = new Uint8A
 
 /** Read an envelope; `undefined` when the bytes are not one (foreign keys). */
 export function open(value: Buffer): Envelope | undefined {
-  if (value.length < HEADER || (value[0] !== SESSION && value[0] !== MEMBER)) return undefined
+  const kind = value[0]
+  if (value.length < HEADER || (kind !== SESSION && kind !== MEMBER && kind !== FORWARD)) return undefined
   return {
-    kind: value[0],
+    kind: kind === FORWARD ? SESSION : kind,
+    forward: kind === FORWARD,
     expiry: Number(value.readBigUInt64BE(1)),
     // A view, not a copy: the Buffer came fresh from the gRPC response.
     data: new Uint8Array(value.buffer, value.byteOffset + HEADER, value.length - HEADER),

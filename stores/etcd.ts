@@ -1,17 +1,24 @@
 import type { IKeyValue, IRequestOp, ITxnRequest, ITxnResponse, Namespace } from 'etcd3'
 import { ConfigError } from '../lib/errors.js'
-import type { BatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore } from '../lib/store.js'
+import type {
+  BatchStore, CommitOptions, ExpiryWatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore,
+  WatchExpiryOptions,
+} from '../lib/store.js'
 import {
-  MEMBER, SEP, SESSION, newVersion, open, rangeEnd, seal, toKey, versionBytes, versionKey,
+  FORWARD, MEMBER, SEP, SESSION, newVersion, open, rangeEnd, seal, toKey, versionBytes, versionKey,
   withSidecars,
 } from './etcd-codec.js'
+import { watchEtcdExpiry } from './etcd-expiry.js'
 import { LeaseBuckets, isLeaseNotFound } from './etcd-leases.js'
 import { validateOptions, type EtcdStoreOptions } from './etcd-options.js'
 
 export type { EtcdStoreOptions } from './etcd-options.js'
 
-/** What the store needs of an etcd3 client: an `Etcd3`, or a `client.namespace(…)`. */
-export type EtcdClient = Pick<Namespace, 'kv' | 'leaseClient' | 'prefix'>
+/**
+ * What the store needs of an etcd3 client: an `Etcd3`, or a `client.namespace(…)`
+ * (`watch` only for `watchExpiry`).
+ */
+export type EtcdClient = Pick<Namespace, 'kv' | 'leaseClient' | 'prefix'> & Partial<Pick<Namespace, 'watch'>>
 
 const NUL = Buffer.from([0])
 /**
@@ -26,13 +33,16 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
  * Sessions in etcd (v3 API, through the user's own etcd3 client). Implements the whole
  * contract: versions (a commit is one transaction whose compare guards the session's
  * version sidecar), touch, the user index, a paged `all()` and batches (transactions
- * of many reads or deletes).
+ * of many reads or deletes), and store-side expiry events (`watchExpiry`).
  *
  * Layout (under the client's namespace): the session key as given holds
  * `[kind][exact expiry][data]`; `key + "\0v"` holds the 8-byte version token; user
  * index members live at `userNamespace + user + "\0" + key`. Keys share one lease per
  * expiry bucket (`leaseBucket`, default 60 s), so etcd deletes them at most one bucket
  * after they expire, while reads enforce the exact expiry. See docs/stores/etcd.md.
+ * Over 300 lines because it implements every capability of the contract, each a
+ * transaction or two, on one client; the byte layout, leases, options and the expiry
+ * watch already live in files of their own.
  *
  * @example
  * ```ts
@@ -45,7 +55,7 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
  * const manager = new SessionManager({ store: new EtcdStore(client, { timeout: 2000 }) })
  * ```
  */
-export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore {
+export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, BatchStore, ExpiryWatchStore {
   readonly name = 'EtcdStore'
   readonly #client: EtcdClient
   readonly #ns: Buffer
@@ -53,6 +63,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
   readonly #timeout: number
   readonly #pageSize: number
   readonly #users: Buffer
+  readonly #watches = new Set<() => Promise<void>>()
   /** Lease IDs by expiry bucket; exposed read-only for tests and metrics. */
   readonly leases: LeaseBuckets
 
@@ -97,22 +108,24 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     data: Uint8Array,
     expiry: Date,
     version: string | undefined,
+    options: CommitOptions = {},
   ): Promise<string | null> {
     const k = toKey(this.#ns, key)
     const next = newVersion()
+    const forward = options.forward === true
     if (version !== undefined) {
       const token = versionBytes(version)
       if (token === undefined) return null
       const res = await this.#txn(expiry.getTime(), (lease) => ({
         compare: [{ key: versionKey(k), target: 'Value', result: 'Equal', value: token }],
-        success: this.#write(k, data, expiry, lease, next),
+        success: this.#write(k, data, expiry, lease, next, true, forward),
       }))
       return res.succeeded ? next : null
     }
     // Create only if absent: one transaction, which also reads what is there.
     const res = await this.#txn(expiry.getTime(), (lease) => ({
       compare: [{ key: k, target: 'Version', result: 'Equal', version: 0 }],
-      success: this.#write(k, data, expiry, lease, next),
+      success: this.#write(k, data, expiry, lease, next, true, forward),
       failure: [{ request_range: withSidecars(k) }],
     }))
     if (res.succeeded) return next
@@ -121,7 +134,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     if (there === undefined || there.expiry > this.#now()) return null
     const retry = await this.#txn(expiry.getTime(), (lease) => ({
       compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: there.modRevision }],
-      success: this.#write(k, data, expiry, lease, next),
+      success: this.#write(k, data, expiry, lease, next, true, forward),
     }))
     return retry.succeeded ? next : null
   }
@@ -136,7 +149,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     // A commit between the read and this write wins: it set an expiry of its own.
     await this.#txn(expiry.getTime(), (lease) => ({
       compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: entry.modRevision }],
-      success: this.#write(k, entry.data, expiry, lease, entry.version, token !== undefined),
+      success: this.#write(k, entry.data, expiry, lease, entry.version, token !== undefined, entry.forward),
     }))
   }
 
@@ -230,9 +243,48 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     await Promise.all(chunks(ops, TXN_OPS).map((success) => this.#client.kv.txn({ success }, this.#call())))
   }
 
-  /** Forgets the cached lease IDs. The leases are left to expire (revoking would delete sessions). */
+  /**
+   * Report sessions under `prefix` that etcd removes by lease expiry: one etcd watch
+   * (DELETE events with the deleted value) through the client's own watch stream.
+   * A lease removes a key up to one `leaseBucket` after its exact expiry, so the event
+   * comes that late. Explicit deletes (`delete`, `deleteMany`, a commit with a past
+   * expiry) of live entries and renewals' forwards are not reported. After a reconnect
+   * the watch resumes from its last revision, so expiries meanwhile are reported then,
+   * unless etcd compacted that revision (the gap goes to `onError`). Needs a client
+   * with `watch()` (an `Etcd3` or a namespace of one); `close()` stops every watch.
+   * Resolves once the watch is attached (rejects after `timeout` when etcd does not
+   * answer). Failures go to `options.onError`. See docs/stores/etcd.md.
+   *
+   * @example
+   * ```ts
+   * manager.on('expired', (e) => { if (e.source === 'store') metrics.expired.inc() })
+   * const stop = await manager.watchExpiry() // calls store.watchExpiry(prefix, …)
+   * ```
+   */
+  async watchExpiry(prefix: string, onExpired: (key: string) => void, options: WatchExpiryOptions = {}): Promise<() => Promise<void>> {
+    const client = this.#client
+    if (client.watch === undefined) throw new ConfigError('EtcdStore.watchExpiry: the client has no watch() (pass an Etcd3 client or a namespace of one)')
+    toKey(this.#ns, prefix, 'prefix')
+    const { stop } = await watchEtcdExpiry(
+      { watch: client.watch.bind(client), leaseClient: client.leaseClient, kv: client.kv },
+      prefix,
+      onExpired,
+      { ...options, now: this.#now, timeout: this.#timeout },
+    )
+    const once = async () => {
+      if (this.#watches.delete(once)) await stop()
+    }
+    this.#watches.add(once)
+    return once
+  }
+
+  /**
+   * Stops the watches of `watchExpiry` and forgets the cached lease IDs. The leases are
+   * left to expire (revoking would delete sessions); the client is never closed.
+   */
   async close(): Promise<void> {
     this.leases.clear()
+    await Promise.all([...this.#watches].map((stop) => stop()))
   }
 
   #call(): { deadline: Date } | undefined {
@@ -250,7 +302,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     const env = main === undefined ? undefined : open(main.value)
     if (main === undefined || env?.kind !== SESSION) return undefined
     const version = kvs.find((kv) => kv.key.equals(versionKey(k)))?.value.toString('hex') ?? ''
-    return { data: env.data, expiry: env.expiry, version, modRevision: main.mod_revision }
+    return { data: env.data, expiry: env.expiry, version, modRevision: main.mod_revision, forward: env.forward }
   }
 
   /** Like `#entry`, but only a live one (its exact expiry not reached). */
@@ -259,10 +311,11 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     return entry !== undefined && entry.expiry > this.#now() ? entry : undefined
   }
 
-  /** The ops writing a session and its version token; a past expiry deletes instead. */
-  #write(k: Buffer, data: Uint8Array, expiry: Date, lease: string, version = newVersion(), withVersion = true): IRequestOp[] {
+  /** The ops writing a session (or a forward) and its version token; a past expiry deletes instead. */
+  #write(k: Buffer, data: Uint8Array, expiry: Date, lease: string, version = newVersion(), withVersion = true, forward = false): IRequestOp[] {
     if (lease === '') return [{ request_delete_range: withSidecars(k) }]
-    const ops: IRequestOp[] = [{ request_put: { key: k, value: seal(SESSION, expiry.getTime(), data), lease } }]
+    const value = seal(forward ? FORWARD : SESSION, expiry.getTime(), data)
+    const ops: IRequestOp[] = [{ request_put: { key: k, value, lease } }]
     const token = versionBytes(version)
     if (withVersion && token !== undefined) ops.push({ request_put: { key: versionKey(k), value: token, lease } })
     return ops

@@ -6,16 +6,23 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
-export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4'
-export type Framework = 'node' | 'express' | 'fastify' | 'koa'
+export type Scenario = 'S0' | 'S1' | 'S2' | 'S3' | 'S4' | 'S3H'
+export type Framework = 'node' | 'express' | 'fastify' | 'koa' | 'hono'
+/** What runs the server file: Node (through tsx) or the Bun binary (TypeScript natively). */
+export type Runtime = 'node' | 'bun'
 export type StoreKind = 'none' | 'memory' | 'redis' | 'cookie' | 'postgres'
 
-export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean }> = {
+/** In the order they are measured. */
+export const SCENARIO_ORDER: Scenario[] = ['S0', 'S1', 'S2', 'S3', 'S4', 'S3H']
+
+/** `oneSession`: every connection sends the same cookie (one hot session) instead of one of many. */
+export const SCENARIOS: Record<Scenario, { path: string; title: string; cookie: boolean; oneSession?: boolean }> = {
   S0: { path: '/s0', title: 'bare: no session middleware', cookie: false },
   S1: { path: '/s1', title: 'anonymous: no cookie, session untouched', cookie: false },
   S2: { path: '/s2', title: 'read: valid cookie, read one value', cookie: true },
   S3: { path: '/s3', title: 'write: valid cookie, increment a counter', cookie: true },
   S4: { path: '/s4', title: 'new: no cookie, put a value', cookie: false },
+  S3H: { path: '/c/inc', title: 'hot write: every connection on one session, add 1 to a counter (ours: increment)', cookie: true, oneSession: true },
 }
 
 export interface Contender {
@@ -23,6 +30,12 @@ export interface Contender {
   kind: 'ours' | 'peer' | 'bare' | 'floor'
   framework: Framework
   store: StoreKind
+  /** What runs it (default Node). */
+  runtime?: Runtime
+  /** Runs only when `--only` names it (`npm run bench:hono`, the observer runs), never in the full run. */
+  optIn?: boolean
+  /** Extra environment of its server process (`BENCH_OBSERVE`). */
+  env?: Record<string, string>
   /** Server file, relative to the repository root. */
   file: string
   /** This library's modules the server imports (relative to the root). */
@@ -34,8 +47,8 @@ export interface Contender {
   scenarios: Scenario[]
 }
 
-const SESSION: Scenario[] = ['S1', 'S2', 'S3', 'S4']
-const FW_PACKAGE: Record<Framework, string[]> = { node: [], express: ['express'], fastify: ['fastify'], koa: ['koa'] }
+const SESSION: Scenario[] = ['S1', 'S2', 'S3', 'S4', 'S3H']
+const FW_PACKAGE: Record<Framework, string[]> = { node: [], express: ['express'], fastify: ['fastify'], koa: ['koa'], hono: ['hono', '@hono/node-server'] }
 const OUR_STORE: Record<StoreKind, { modules: string[]; packages: string[] }> = {
   none: { modules: [], packages: [] },
   memory: { modules: ['stores/memory.ts'], packages: [] },
@@ -48,6 +61,7 @@ const ADAPTER: Record<Framework, string[]> = {
   express: ['middleware/express.ts'],
   fastify: ['middleware/fastify.ts', 'fastify-plugin'],
   koa: ['middleware/koa.ts'],
+  hono: ['middleware/hono.ts'],
 }
 
 function ours(framework: Framework, store: StoreKind, quick: boolean): Contender {
@@ -85,7 +99,36 @@ function bare(framework: Framework, quick: boolean): Contender {
 
 /** A hand-written lower bound (no library): what its store round trips alone cost. */
 function floor(name: string, store: StoreKind, packages: string[]): Contender {
-  return { name, kind: 'floor', framework: 'node', store, file: `bench/servers/${name}.ts`, modules: [], packages, quick: false, scenarios: ['S2', 'S3'] }
+  return { name, kind: 'floor', framework: 'node', store, file: `bench/servers/${name}.ts`, modules: [], packages, quick: false, scenarios: ['S2', 'S3', 'S4', 'S3H'] }
+}
+
+/**
+ * The Hono contenders on one runtime (issue 16): bare Hono, this library's Hono
+ * middleware on memory, Redis and the cookie store, @hono/session (its JWE cookie, and
+ * its storage hook on Redis) and hono-sessions (memory, cookie, Redis). Names end in
+ * the runtime: `ours-hono-redis-bun`.
+ */
+function hono(runtime: Runtime): Contender[] {
+  const on = (c: Contender): Contender => ({ ...c, name: `${c.name}-${runtime}`, runtime, optIn: true })
+  return [
+    on({ ...bare('hono', false), file: 'bench/servers/bare-hono.ts' }),
+    ...(['memory', 'redis', 'cookie'] as const).map((store) => on(ours('hono', store, false))),
+    on(peer('hono-session-cookie', 'hono', 'cookie', 'bench/servers/hono-session.ts', ['@hono/session'], false)),
+    on(peer('hono-session-redis', 'hono', 'redis', 'bench/servers/hono-session.ts', ['@hono/session', 'ioredis'], false)),
+    ...(['memory', 'cookie'] as const).map((store) => on(peer(`hono-sessions-${store}`, 'hono', store, 'bench/servers/hono-sessions.ts', ['hono-sessions'], false))),
+    on(peer('hono-sessions-redis', 'hono', 'redis', 'bench/servers/hono-sessions.ts', ['hono-sessions', 'ioredis'], false)),
+  ]
+}
+
+/**
+ * `ours-node-redis` with something observing the manager (issue 18), measured in the
+ * same run as the unobserved one: `BENCH_OBSERVE` (bench/servers/ours-store.ts).
+ * Named `observed-<how>`, so `--only ours-node-redis` does not pick them.
+ */
+function observed(how: 'listener' | 'channel' | 'otel'): Contender {
+  const base = ours('node', 'redis', false)
+  const packages = how === 'otel' ? ['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/sdk-metrics'] : []
+  return { ...base, name: `observed-${how}`, optIn: true, env: { BENCH_OBSERVE: how }, packages: [...base.packages, ...packages], scenarios: ['S1', 'S2', 'S3'] }
 }
 
 export const CONTENDERS: Contender[] = [
@@ -112,7 +155,17 @@ export const CONTENDERS: Contender[] = [
   peer('koa-session-redis', 'koa', 'redis', 'bench/servers/koa-session.ts', ['koa-session', 'ioredis'], false),
   peer('iron-session', 'node', 'cookie', 'bench/servers/iron-session.ts', ['iron-session'], true),
   floor('floor-node-redis', 'redis', ['ioredis']),
+  floor('floor-node-memory', 'memory', []),
+  ...hono('node'),
+  ...hono('bun'),
+  observed('listener'),
+  observed('channel'),
+  observed('otel'),
 ]
+
+/** The Bun binary scripts/up-runtimes.sh installs (RUNTIMES_DIR overrides its place, as there). */
+export const bunBinary = (): string =>
+  join(process.env.RUNTIMES_DIR ?? '/tmp/session-manager/runtimes', 'node_modules/@oven/bun-linux-x64/bin/bun')
 
 /** Why `c` cannot run here (a missing module, package or Redis), or undefined when it can. */
 export function unavailable(c: Contender, root: string, redis: boolean): string | undefined {
@@ -122,5 +175,6 @@ export function unavailable(c: Contender, root: string, redis: boolean): string 
     if (!existsSync(join(root, 'node_modules', p, 'package.json'))) return `not available: package ${p} not installed`
   }
   if (c.store === 'redis' && !redis) return 'not available: no Redis (redis-server not found)'
+  if (c.runtime === 'bun' && !existsSync(bunBinary())) return `not available: no Bun at ${bunBinary()} (bash scripts/up-runtimes.sh)`
   return undefined
 }

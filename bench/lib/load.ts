@@ -25,7 +25,13 @@ export function get(port: number, path: string, cookie = '', agent: Agent | fals
         res.setEncoding('utf8')
         res.on('data', (d: string) => (body += d))
         res.on('end', () => {
-          const setCookie = (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ')
+          // As a browser keeps them: a later Set-Cookie of the same name replaces an earlier one
+          // (hono-sessions' cookie store sends two per new session).
+          const jar = new Map((res.headers['set-cookie'] ?? []).map((c) => {
+            const pair = c.split(';')[0] as string
+            return [pair.slice(0, pair.indexOf('=')), pair] as const
+          }))
+          const setCookie = [...jar.values()].join('; ')
           resolve({ status: res.statusCode ?? 0, body, setCookie })
         })
       },

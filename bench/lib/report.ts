@@ -2,10 +2,10 @@
  * From recorded results to the targets of issue 9 (met / missed) and the markdown
  * tables printed and written into bench/README.md.
  */
-import { CONTENDERS, type Scenario } from './contenders.js'
+import { CONTENDERS, SCENARIO_ORDER, type Scenario } from './contenders.js'
 import { type Cell, type Results, sum, type Target } from './stats.js'
 
-const SCEN: Scenario[] = ['S0', 'S1', 'S2', 'S3', 'S4']
+const SCEN: Scenario[] = SCENARIO_ORDER
 
 const cell = (r: Results, name: string, s: Scenario): Cell | undefined =>
   r.cells.find((c) => c.contender === name && c.scenario === s && c.rps !== undefined)
@@ -22,6 +22,15 @@ export function storeOps(r: Results, name: string, s: Scenario): number | undefi
   const v = calls.redisSent !== undefined ? sum(calls.redisSent) : calls.sqlQueries !== undefined ? sum(calls.sqlQueries) : sum(calls.storeCalls)
   return Number.isFinite(v) ? v : undefined
 }
+
+/** Hono (issue 16): this library's middleware against @hono/session and hono-sessions, same store kind, same runtime. */
+const HONO_PAIRS: Array<[string, string]> = (['node', 'bun'] as const).flatMap((rt) => [
+  [`ours-hono-memory-${rt}`, `hono-sessions-memory-${rt}`],
+  [`ours-hono-redis-${rt}`, `hono-session-redis-${rt}`],
+  [`ours-hono-redis-${rt}`, `hono-sessions-redis-${rt}`],
+  [`ours-hono-cookie-${rt}`, `hono-session-cookie-${rt}`],
+  [`ours-hono-cookie-${rt}`, `hono-sessions-cookie-${rt}`],
+] as Array<[string, string]>)
 
 /** Evaluate the targets of issue 9 on `r`. */
 export function evaluateTargets(r: Results): Target[] {
@@ -56,15 +65,18 @@ export function evaluateTargets(r: Results): Target[] {
   }
 
   // 2. S1 costs what bare costs (req/s within 10 %, noise on this machine is ~5 %).
-  for (const fw of ['node', 'express', 'fastify', 'koa'] as const) {
-    const name = `ours-${fw}-memory`
+  const bares: Array<[string, string, string]> = [
+    ...(['node', 'express', 'fastify', 'koa'] as const).map((fw) => [fw, `ours-${fw}-memory`, `bare-${fw}`] as [string, string, string]),
+    ...(['node', 'bun'] as const).map((rt) => [`hono on ${rt}`, `ours-hono-memory-${rt}`, `bare-hono-${rt}`] as [string, string, string]),
+  ]
+  for (const [fw, name, bareName] of bares) {
     const s1 = cell(r, name, 'S1')
-    const s0 = cell(r, `bare-${fw}`, 'S0')
+    const s0 = cell(r, bareName, 'S0')
     if (!ok(name) || s1 === undefined || s0 === undefined) continue
     const q = ratio(s1.rps, s0.rps)
     const cpu = ratio(s1.cpuUs, s0.cpuUs)
     targets.push({
-      id: `s1-bare-${fw}`,
+      id: `s1-${bareName}`,
       text: `${fw}: S1 costs what bare costs (req/s ≥ 0.90 × bare S0)`,
       value: `req/s ${fmt(q, 2)}×, CPU/req ${fmt(cpu, 2)}×`,
       met: q === undefined ? undefined : q >= 0.9,
@@ -90,6 +102,8 @@ export function evaluateTargets(r: Results): Target[] {
     })
   }
 
+  targets.push(...floorTargets(r))
+
   // 5. Concurrency: 50 of 50 kept for this library, every store — distinct keys, and one hot counter.
   for (const [table, what] of [[r.concurrency, 'concurrent puts'], [r.hot, 'concurrent increments (update)']] as const) {
     const tag = table === r.concurrency ? 'concurrency' : 'hot'
@@ -112,6 +126,58 @@ export function evaluateTargets(r: Results): Target[] {
     }
   }
   return targets
+}
+
+/**
+ * The targets of issue 15: every scenario within reach of the hand-written floor
+ * (`floor-node-memory`, `floor-node-redis`) and of the bare frameworks, same run.
+ */
+function floorTargets(r: Results): Target[] {
+  const out: Target[] = []
+  const against = (id: string, text: string, a: [string, Scenario], b: [string, Scenario], min: number, extra = '') => {
+    const ca = cell(r, ...a)
+    const cb = cell(r, ...b)
+    const q = ratio(ca?.rps, cb?.rps)
+    out.push({
+      id,
+      text,
+      value: q === undefined ? 'not measured' : `${fmt(ca?.rps)} / ${fmt(cb?.rps)} req/s = ${fmt(q, 2)}× (CPU/req ${fmt(ca?.cpuUs, 1)} vs ${fmt(cb?.cpuUs, 1)} µs)${extra}`,
+      met: q === undefined ? undefined : q >= min,
+    })
+  }
+  for (const fw of ['node', 'express', 'fastify', 'koa'] as const) {
+    against(`15-s1-${fw}`, `${fw}: S1 ≥ 0.95× bare ${fw} (issue 15)`, [`ours-${fw}-memory`, 'S1'], [`bare-${fw}`, 'S0'], 0.95)
+  }
+  for (const store of ['memory', 'redis'] as const) {
+    const ours = `ours-node-${store}`
+    const floor = `floor-node-${store}`
+    against(`15-s2-${store}`, `${store}: S2 ≥ 0.9× the floor (issue 15)`, [ours, 'S2'], [floor, 'S2'], 0.9)
+    against(`15-s3-${store}`, `${store}: S3 over many sessions ≥ 0.8× the floor (issue 15)`, [ours, 'S3'], [floor, 'S3'], 0.8)
+    const hot = r.hot[ours]
+    const kept = hot === undefined || 'error' in hot ? '' : `; hot check kept ${hot.kept.join(', ')} of ${hot.of}`
+    against(`15-s3h-${store}`, `${store}: S3 on one hot session (increment) ≥ 0.8× the floor's S3, all writes kept (issue 15)`, [ours, 'S3H'], [floor, 'S3'], 0.8, kept)
+    const t = out[out.length - 1] as Target
+    if (t.met === true && (hot === undefined || 'error' in hot || hot.kept.some((k) => k !== hot.of))) t.met = false
+    against(`15-s4-${store}`, `${store}: S4 ≥ 0.8× the floor (issue 15)`, [ours, 'S4'], [floor, 'S4'], 0.8)
+  }
+  const p99 = ratio(cell(r, 'ours-node-memory', 'S4')?.p99, cell(r, 'floor-node-memory', 'S4')?.p99)
+  out.push({
+    id: '15-s4-p99-memory',
+    text: 'memory: S4 p99 ≤ 2× the floor\'s (issue 15)',
+    value: p99 === undefined ? 'not measured' : `${fmt(cell(r, 'ours-node-memory', 'S4')?.p99, 1)} / ${fmt(cell(r, 'floor-node-memory', 'S4')?.p99, 1)} ms = ${fmt(p99, 2)}×`,
+    met: p99 === undefined ? undefined : p99 <= 2,
+  })
+  for (const store of ['memory', 'redis'] as const) {
+    const name = `ours-node-${store}`
+    const v = (['S1', 'S2', 'S3', 'S4'] as const).map((s) => storeOps(r, name, s))
+    out.push({
+      id: `15-ops-${store}`,
+      text: `${store}: store commands per request exactly 0 / 1 / 2 / 1 for S1 / S2 / S3 / S4 (issue 15)`,
+      value: v.map((x) => fmt(x, 2)).join(' / '),
+      met: v.some((x) => x === undefined) ? undefined : v[0] === 0 && v[1] === 1 && v[2] === 2 && v[3] === 1,
+    })
+  }
+  return out
 }
 
 const mark = (met: boolean | undefined) => (met === true ? '✅ met' : met === false ? '❌ missed' : '— n/a')
@@ -149,9 +215,9 @@ export function markdown(r: Results): string {
   out.push(metricTable(r, 'p99 latency, ms (median)', (c) => fmt(c.p99, 1)))
   out.push('')
   // Store calls: for Redis contenders, commands sent (MONITOR) and all calls incl. Lua (commandstats).
-  const stores = ['| contender | S1 | S2 | S3 | S4 |', '|---|--:|--:|--:|--:|']
+  const stores = ['| contender | S1 | S2 | S3 | S4 | S3H |', '|---|--:|--:|--:|--:|--:|']
   for (const c of r.contenders.filter((x) => x.status === 'ok' && x.kind !== 'bare')) {
-    const cols = (['S1', 'S2', 'S3', 'S4'] as const).map((s) => {
+    const cols = (['S1', 'S2', 'S3', 'S4', 'S3H'] as const).map((s) => {
       const calls = r.storeCalls[c.name]?.[s]
       const all = r.cells.find((x) => x.contender === c.name && x.scenario === s)?.redisAll
       const parts: string[] = []
@@ -185,17 +251,22 @@ export function markdown(r: Results): string {
     ['ours-express-postgres', 'express-session-postgres'],
     ['ours-koa-memory', 'koa-session-cookie'],
     ['ours-node-redis', 'floor-node-redis'],
+    ['ours-node-memory', 'floor-node-memory'],
+    ['fastify-session-memory', 'floor-node-memory'],
+    ['express-session-memory', 'floor-node-memory'],
     ['fastify-session-redis', 'floor-node-redis'],
     ['express-session-redis', 'floor-node-redis'],
+    ...HONO_PAIRS,
+    ...(['listener', 'channel', 'otel'] as const).map((how) => [`observed-${how}`, 'ours-node-redis'] as [string, string]),
   ]
-  const rl = ['| contender | against | S1 | S2 | S3 | S4 |', '|---|---|--:|--:|--:|--:|']
+  const rl = ['| contender | against | S1 | S2 | S3 | S4 | S3H |', '|---|---|--:|--:|--:|--:|--:|']
   for (const [a, b] of pairs) {
-    const qs = (['S1', 'S2', 'S3', 'S4'] as const).map((s) => ratio(cell(r, a, s)?.rps, cell(r, b, s)?.rps))
+    const qs = (['S1', 'S2', 'S3', 'S4', 'S3H'] as const).map((s) => ratio(cell(r, a, s)?.rps, cell(r, b, s)?.rps))
     if (qs.every((q) => q === undefined)) continue
     rl.push(`| ${a} | ${b} | ${qs.map((q) => (q === undefined ? '—' : `${fmt(q, 2)}×`)).join(' | ')} |`)
   }
   out.push('**Throughput ratios** (req/s of the first ÷ req/s of the second; `floor-node-redis` is the hand-written lower bound: node:http and bare GET/SET)', '', ...rl, '')
-  out.push('**Targets (issue 9)**', '', '| target | measured | |', '|---|---|---|')
+  out.push('**Targets (issues 9 and 15)**', '', '| target | measured | |', '|---|---|---|')
   for (const t of r.targets) out.push(`| ${t.text}${t.note ? ` <br><sub>${t.note}</sub>` : ''} | ${t.value} | ${mark(t.met)} |`)
   out.push('')
   const mem = Object.entries(r.memory)

@@ -1,11 +1,12 @@
 /**
- * Contender server processes: start one (`node --expose-gc --import tsx <file>`, any
+ * Contender server processes: start one (`node --expose-gc --import tsx <file>`, or
+ * `bun <file>` for a Bun contender; any
  * free port, "ready PORT" on stdout), read its CPU time from /proc, stop it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Contender } from './contenders.js'
+import { bunBinary, type Contender } from './contenders.js'
 
 export interface Running {
   contender: Contender
@@ -28,11 +29,14 @@ const children = new Set<ChildProcess>()
 
 /** Start `c`'s server; rejects with its stderr when it exits or stays silent. */
 export function startServer(c: Contender, options: StartOptions): Promise<Running> {
-  const args = ['--expose-gc']
+  const bun = c.runtime === 'bun'
+  const args = bun ? [] : ['--expose-gc']
   // One directory per contender: the main thread and tsx's loader thread each write a profile.
-  if (options.cpuProfDir !== undefined) args.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, c.name))
-  args.push('--import', 'tsx', join(options.root, c.file))
-  const child = spawn(process.execPath, args, {
+  if (options.cpuProfDir !== undefined && !bun) args.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, c.name))
+  // Bun runs TypeScript itself; Node through tsx.
+  if (!bun) args.push('--import', 'tsx')
+  args.push(join(options.root, c.file))
+  const child = spawn(bun ? bunBinary() : process.execPath, args, {
     cwd: options.root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -42,6 +46,7 @@ export function startServer(c: Contender, options: StartOptions): Promise<Runnin
       BENCH_NAME: c.name,
       BENCH_STORE: c.store,
       BENCH_REDIS_URL: options.redisUrl,
+      ...c.env,
     },
   })
   children.add(child)

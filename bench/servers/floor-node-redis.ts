@@ -2,7 +2,8 @@
  * Floor: what a Redis-backed session cannot go below on this machine — node:http and
  * one ioredis client, the cookie value used as the key as is (no token check, no
  * hashing, no codec beyond a number, no version check, no expiry logic). S2 is one
- * GET, S3 a GET and a SET, S4 a SET. Not a usable session library: the yardstick the
+ * GET, S3 a GET and a SET (so is `/c/inc`, the hot-session write: it keeps no
+ * concurrent update, which is the floor's licence), S4 a SET. Not a usable session library: the yardstick the
  * Redis contenders are read against (bench/README.md, "Where targets are missed").
  */
 import { randomBytes } from 'node:crypto'
@@ -26,8 +27,9 @@ const server = createServer(async (req, res) => {
     if (path === '/s2') return res.end(String(Number(id === undefined ? 0 : await redis.get(p + id))))
     const fresh = id === undefined
     id ??= randomBytes(32).toString('base64url')
-    if (path === '/s3') {
-      const n = Number(fresh ? 0 : await redis.get(p + id)) + 1
+    let n = 1
+    if (path === '/s3' || path === '/c/inc') {
+      n = Number(fresh ? 0 : await redis.get(p + id)) + 1
       await redis.set(p + id, String(n), 'PX', TTL)
     } else if (path === '/s4') await redis.set(p + id, '1', 'PX', TTL)
     else {
@@ -35,7 +37,7 @@ const server = createServer(async (req, res) => {
       return res.end('not found')
     }
     if (fresh) res.setHeader('set-cookie', `sid=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400`)
-    res.end(BODY_OK)
+    res.end(path === '/c/inc' ? String(n) : BODY_OK)
   } catch (err) {
     res.statusCode = 500
     res.end(String(err))

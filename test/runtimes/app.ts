@@ -9,6 +9,7 @@ import { fetchHandler } from '../../middleware/fetch.js'
 import { sessionMiddleware } from '../../middleware/hono.js'
 import { CookieStore } from '../../stores/cookie.js'
 import { MemoryStore } from '../../stores/memory.js'
+import { act } from '../middleware/helpers/act.js'
 
 declare const Bun: { serve(o: { port: number; hostname: string; fetch: (r: Request) => Promise<Response> | Response }): { port: number } } | undefined
 declare const Deno: {
@@ -31,46 +32,18 @@ async function store(): Promise<Store> {
 
 const manager = new SessionManager({ store: await store(), logger: { warn() {}, error() {} } })
 
-/** The session work by path; the body it answers. */
-async function act(ctx: object, url: URL): Promise<string> {
-  const q = url.searchParams
-  switch (url.pathname) {
-    case '/put': {
-      const key = q.get('k')
-      if (key === null) manager.put(ctx, 'n', manager.getNumber(ctx, 'n') + 1)
-      else manager.put(ctx, key, q.get('v') ?? true)
-      break
-    }
-    case '/get':
-      return String(manager.get(ctx, q.get('k') ?? 'n') ?? '')
-    case '/renew':
-      await manager.renewToken(ctx)
-      break
-    case '/destroy':
-      await manager.destroy(ctx)
-      break
-    case '/throw':
-      manager.put(ctx, 'n', 1000)
-      throw new Error('handler exploded')
-    case '/redirect':
-      manager.put(ctx, 'n', manager.getNumber(ctx, 'n') + 1)
-      return 'redirect'
-  }
-  return `n=${manager.getNumber(ctx, 'n')}`
-}
-
 let handler: (request: Request) => Promise<Response> | Response
 if ((env('APP') ?? 'fetch') === 'hono') {
   const app = new Hono()
   app.use(sessionMiddleware(manager))
   app.all('*', async (c) => {
-    const body = await act(c, new URL(c.req.url))
+    const body = await act(manager, c, new URL(c.req.url))
     return body === 'redirect' ? Response.redirect(new URL('/', c.req.url).href, 303) : c.text(body)
   })
   handler = app.fetch
 } else {
   handler = fetchHandler(manager, async (request) => {
-    const body = await act(request, new URL(request.url))
+    const body = await act(manager, request, new URL(request.url))
     return body === 'redirect' ? Response.redirect(new URL('/', request.url).href, 303) : new Response(body)
   })
 }

@@ -1,7 +1,8 @@
 /**
  * fetchHandler and the Hono middleware under Bun (Bun.serve) and Deno (Deno.serve),
  * each app a child process running the TypeScript sources (test/runtimes/app.ts),
- * driven over real HTTP from here: memory and cookie stores on both, Redis on Bun.
+ * driven over real HTTP from here: memory and cookie stores on both, Redis on Bun —
+ * sharing one session with the Express app of the sharing test, running here on Node.
  * The runtimes come from scripts/up-runtimes.sh (a private dir, not dependencies).
  */
 import { spawn } from 'node:child_process'
@@ -9,8 +10,14 @@ import { randomBytes } from 'node:crypto'
 import { access, constants } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { SessionManager } from '../../lib/index.js'
+import { RedisStore, redisClientOptions } from '../../stores/redis.js'
 import { Client } from '../helpers/http.js'
 import { reachable } from '../helpers/service.js'
+import { apps } from '../middleware/helpers/apps.js'
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 const dir = process.env.RUNTIMES_DIR ?? '/tmp/session-manager/runtimes'
 const bun = `${dir}/node_modules/@oven/bun-linux-x64/bin/bun`
@@ -95,14 +102,29 @@ for (const runtime of ['bun', 'deno'] as const) {
   }
 }
 
-t.test('bun on Redis: fetch and Hono apps share one session', async (t) => {
-  const env = { STORE: 'redis', PREFIX: `test-rt-${randomBytes(4).toString('hex')}:` }
+t.test('bun on Redis: fetch and Hono apps under Bun and the Express app on Node share one session', async (t) => {
+  const prefix = `test-rt-${randomBytes(4).toString('hex')}:`
+  const env = { STORE: 'redis', PREFIX: prefix }
   const fetchBase = await start(t, 'bun', { ...env, APP: 'fetch' })
   const honoBase = await start(t, 'bun', { ...env, APP: 'hono' })
+  // The Express app of the sharing test, in this Node process, on the same Redis and prefix.
+  const client = new Redis(redisUrl, redisClientOptions)
+  const store = new RedisStore(client, { prefix })
+  const express = await apps.express({ manager: new SessionManager({ store, logger: { warn() {}, error() {} } }), errors: [] })
+  t.teardown(async () => {
+    await express.close()
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.unlink(...keys)
+    await client.quit()
+  })
   await behaves(t, fetchBase)
   const browser = new Client('')
   await browser.get(`${fetchBase}/put?k=from&v=bun-fetch`)
   t.equal((await browser.get(`${honoBase}/get?k=from`)).body, 'bun-fetch', 'Hono under Bun reads what the fetch app wrote')
+  t.equal((await browser.get(`${express.url}/get?k=from`)).body, 'bun-fetch', 'Express on Node reads what the fetch app under Bun wrote')
   await browser.get(`${honoBase}/put`)
   t.equal((await browser.get(`${fetchBase}/`)).body, 'n=1')
+  await browser.get(`${express.url}/put?k=back&v=node-express`)
+  t.equal((await browser.get(`${honoBase}/get?k=back`)).body, 'node-express', 'Hono under Bun reads what Express on Node wrote')
+  t.equal((await browser.get(`${express.url}/`)).body, 'n=1', 'and both see the same counter')
 })

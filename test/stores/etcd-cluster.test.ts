@@ -18,6 +18,7 @@ import { SessionManager } from '../../lib/index.js'
 import { EtcdStore } from '../../stores/etcd.js'
 import { reachable } from '../helpers/service.js'
 import { Client, counterApp, listen } from '../helpers/http.js'
+import { takeTurns } from '../helpers/exclusive.js'
 
 const endpoints = (process.env.ETCD_CLUSTER ?? 'http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793').split(',')
 const root = process.env.ETCD_TEST_ROOT ?? '/tmp/session-manager'
@@ -103,6 +104,7 @@ t.teardown(async () => {
 })
 
 if (await reachable(t, `etcd cluster at ${endpoints.join(',')}`, () => client.get('probe').string())) {
+  await takeTurns(t, 'etcd-cluster') // etcd-expiry-cluster.test.ts kills members too
   t.test('EtcdStore keeps serving when the leader is killed; it rejoins', async (t) => {
     await up()
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.commit(key(`s${i}`), bytes(`v${i}`), later(600_000))))

@@ -19,6 +19,9 @@ import { sessionMiddleware as koaSessions } from '../../../middleware/koa.js'
 import { sessionHandler } from '../../../middleware/node.js'
 import { serveFetch } from '../../helpers/fetch-server.js'
 import { listen, running, type Running } from '../../helpers/http.js'
+import { act } from './act.js'
+
+export { act }
 
 /** What an app reports about the errors that reached its framework's error path. */
 export interface AppOptions {
@@ -29,59 +32,6 @@ export interface AppOptions {
 
 /** Build and start one app; the caller closes it. */
 export type AppFactory = (options: AppOptions) => Promise<Running>
-
-/**
- * The session work of one request, by path: `/put?k=&v=` (default: increment `n`),
- * `/keys`, `/flash?msg=`, `/pop`, `/renew`, `/destroy`, `/forget`, `/remember`,
- * `/throw`, `/slow?ms=`, `/never`; `?stream` streams the body; anything else reads `n`.
- * Every app also sets the response headers `?cc=` (Cache-Control) and `?vary=` (Vary)
- * name, the way its framework does.
- */
-export async function act(manager: SessionManager, ctx: object, url: URL): Promise<string> {
-  const q = url.searchParams
-  switch (url.pathname) {
-    case '/put': {
-      const key = q.get('k')
-      if (key === null) manager.put(ctx, 'n', manager.getNumber(ctx, 'n') + 1)
-      else manager.put(ctx, key, q.get('v') ?? true)
-      break
-    }
-    case '/keys':
-      return JSON.stringify(manager.keys(ctx))
-    case '/get':
-      return String(manager.get(ctx, q.get('k') ?? 'n') ?? '')
-    case '/flash':
-      manager.put(ctx, 'flash', q.get('msg') ?? '')
-      break
-    case '/pop':
-      return `flash=${manager.popString(ctx, 'flash')}`
-    case '/renew':
-      await manager.renewToken(ctx)
-      break
-    case '/destroy':
-      await manager.destroy(ctx)
-      break
-    case '/forget':
-      manager.rememberMe(ctx, false)
-      break
-    case '/remember':
-      manager.rememberMe(ctx, true)
-      break
-    case '/throw':
-      manager.put(ctx, 'n', 1000)
-      throw new Error('handler exploded with a secret')
-    case '/slow':
-      // Answers late (the client may have hung up by then), then changes the session.
-      await new Promise((resolve) => setTimeout(resolve, Number(q.get('ms') ?? 200)))
-      manager.put(ctx, 'late', true)
-      break
-    case '/never':
-      // A handler that never answers: only the request end on close can release it.
-      await new Promise((resolve) => setTimeout(resolve, 3000).unref())
-      break
-  }
-  return `n=${manager.getNumber(ctx, 'n')}`
-}
 
 const urlOf = (path: string | undefined) => new URL(path ?? '/', 'http://x')
 const streamOf = (body: string) => Readable.from([body.slice(0, 2), body.slice(2)])
