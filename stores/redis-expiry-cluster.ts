@@ -1,13 +1,14 @@
 /**
  * The Redis store's expiry watch on a Cluster: keyspace notifications are published
  * on the node that expired the key only, never propagated, so there is a subscriber
- * connection per primary, and the set follows the topology the `Cluster` client knows
- * (`cluster.nodes('master')`). It is brought up to date on the client's own `refresh`,
+ * connection per node — on the replicas too. A replica expires nothing itself (its
+ * primary's DEL reaches it) and publishes no `expired` event, but once promoted it
+ * expires at once the keys whose TTL passed while its primary was dead; a subscriber
+ * already on it hears those. The set follows the topology the `Cluster` client knows
+ * (`cluster.nodes('all')`): it is brought up to date on the client's own `refresh`,
  * `+node` and `-node` events, and every `refreshInterval` ms the slot map is asked for
- * again (`refreshSlotsCache`): after a failover the promoted replica gets a subscriber
- * within about that long of the Cluster naming it, and the dead primary's is ended.
- * Replicas are not subscribed: they do not expire keys (their primary's DEL reaches
- * them), so they publish no `expired` event.
+ * again (`refreshSlotsCache`), so a node that joins gets a subscriber and a dead one's
+ * is ended. A key is reported once even if two nodes publish it (redis-expiry.ts).
  */
 import type { Cluster, Redis } from 'ioredis'
 import { subscribeNode, type RedisWatchOptions } from './redis-subscriber.js'
@@ -16,7 +17,7 @@ const nodeKey = (node: Redis) => `${String(node.options.host)}:${String(node.opt
 // ioredis's default for a standalone client, when the cluster sets no clusterNodeRetryStrategy.
 const defaultRetry = (times: number) => Math.min(times * 50, 2000)
 
-/** Subscribe on every primary of `cluster` and follow failovers; `handle` gets each expired key. */
+/** Subscribe on every node of `cluster` and follow the topology; `handle` gets each expired key. */
 export async function watchClusterExpiry(
   cluster: Cluster,
   handle: (key: string) => void,
@@ -29,7 +30,7 @@ export async function watchClusterExpiry(
   /** A subscriber on `node`; on failure it is forgotten, so the next sync tries again. */
   const add = (key: string, node: Redis) => {
     // The pool's connection never reconnects (ioredis waits for MOVED instead); this
-    // one does, until the node is no longer a primary.
+    // one does, until the node leaves the client's topology.
     const sub = node.duplicate({ lazyConnect: true, readOnly: false, enableOfflineQueue: true, retryStrategy })
     const entry = {
       stop: subscribeNode(sub, 0, handle, options).catch((err: unknown) => {
@@ -40,16 +41,16 @@ export async function watchClusterExpiry(
     subs.set(key, entry)
     return entry.stop
   }
-  /** Subscribers for the primaries the client knows now, and none for the others. */
+  /** Subscribers for the nodes the client knows now, and none for the others. */
   const sync = () => {
     if (stopped) return []
-    const masters = new Map(cluster.nodes('master').map((node) => [nodeKey(node), node]))
+    const nodes = new Map(cluster.nodes('all').map((node) => [nodeKey(node), node]))
     for (const [key, entry] of subs) {
-      if (masters.has(key)) continue
+      if (nodes.has(key)) continue
       subs.delete(key)
       entry.stop.then((stop) => stop(), () => {}).catch(() => {})
     }
-    return [...masters].filter(([key]) => !subs.has(key)).map(([key, node]) => add(key, node))
+    return [...nodes].filter(([key]) => !subs.has(key)).map(([key, node]) => add(key, node))
   }
   const resync = () => {
     for (const pending of sync()) pending.catch((err: unknown) => options.onError?.(err))
