@@ -1,9 +1,9 @@
 /**
  * Redis keyspace notifications for the Redis store's `watchExpiry`: subscriber
  * connections of its own on `__keyevent@<db>__:expired` — one made with
- * `client.duplicate()` on a standalone or Sentinel-configured client, one per primary
- * on a Cluster (redis-expiry-cluster.ts), where notifications stay on the node that
- * expired the key.
+ * `client.duplicate()` on a standalone or Sentinel-configured client, one per node
+ * (replicas too) on a Cluster (redis-expiry-cluster.ts), where notifications stay on
+ * the node that expired the key.
  *
  * Redis publishes an `expired` event when it actually removes an expired key (on access
  * or in its active expiry cycle, usually within a fraction of a second of the TTL).
@@ -37,7 +37,7 @@ class Recent {
 }
 
 /**
- * Subscribe to the expiry events of `client`'s database (of every primary, on a
+ * Subscribe to the expiry events of `client`'s database (of every node, on a
  * Cluster); call `onExpired` with each expired key starting with `prefix`, once. With
  * `configure`, the flags are added by CONFIG SET; without, they are checked by CONFIG
  * GET when the server allows it — on each node, and again after each reconnect.

@@ -246,13 +246,13 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
 
   /**
    * Report sessions Redis expires (keyspace notifications, on subscriber connections
-   * of its own: one made with `client.duplicate()`, or one per primary of a Cluster,
+   * of its own: one made with `client.duplicate()`, or one per node of a Cluster,
    * following failovers; `close()` ends them). Needs each server's
    * `notify-keyspace-events` to include `Ex`: checked by CONFIG GET, added by CONFIG SET
    * with `configure: true`, on every node and again after each reconnect. A renewal's
    * forward (committed with `forward: true`) is never reported. Events while a
-   * subscriber is disconnected, or before a promoted primary is subscribed, are lost
-   * (pub/sub is at-most-once); it resubscribes on reconnect.
+   * subscriber is disconnected (a Sentinel failover: until it has reconnected to the
+   * new primary) are lost (pub/sub is at-most-once); it resubscribes on reconnect.
    */
   async watchExpiry(
     prefix: string,
