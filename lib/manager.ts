@@ -14,7 +14,7 @@ import { Events, sessionId, type SessionManagerEvents } from './events.js'
 import { type CommitResult, Lifecycle } from './lifecycle.js'
 import { type NodeHandler, type NodeListener, nodeHandler } from './node/serve.js'
 import { Session, type SessionState, type SessionStatus, stateOf } from './session.js'
-import { canIterate, canWatchExpiry, hasUserIndex, isSealing, isVersioned, type Store, storeName } from './store.js'
+import { canIterate, canWatchExpiry, hasUserIndex, isSealing, isVersioned, type Store, storeName, type WatchExpiryOptions } from './store.js'
 import { isToken, TOKEN_LENGTH } from './token.js'
 import { readToken, type RequestInfo, type SessionHeaders } from './transport.js'
 import { type SessionInfo, Users } from './users.js'
@@ -352,8 +352,10 @@ export class SessionManager<
    * Emit `expired` (`source: 'store'`) for sessions of this manager's prefix that the
    * store expires while nobody requests them. Needs a store with `watchExpiry` (Redis, etcd);
    * resolves to the function that stops watching. Throws `ERR_UNSUPPORTED` otherwise.
+   * `configure: true` lets the store set the server settings it needs (Redis:
+   * `notify-keyspace-events`); failures of the watch are logged through `logger.warn`.
    */
-  async watchExpiry(): Promise<() => Promise<void>> {
+  async watchExpiry(options: Pick<WatchExpiryOptions, 'configure'> = {}): Promise<() => Promise<void>> {
     const store = this.store
     if (!canWatchExpiry(store)) throw new SessionError('ERR_UNSUPPORTED', `${this.#life.name} cannot report expiry (no watchExpiry())`)
     const prefix = this.config.prefix
@@ -362,7 +364,7 @@ export class SessionManager<
       // Session keys only: user indexes and the user-info cache expire too.
       if (key.length !== prefix.length + TOKEN_LENGTH || key.includes(':', prefix.length)) return
       if (this.#events.wants('expired')) this.#events.emit('expired', { store: name, id: sessionId(key), source: 'store' })
-    }, { onError: (err) => this.config.logger.warn('session-manager: expiry watch failed', err) })
+    }, { configure: options.configure === true, onError: (err) => this.config.logger.warn('session-manager: expiry watch failed', err) })
   }
 
   // ---- users -------------------------------------------------------------------

@@ -198,6 +198,13 @@ export function storeName(store: Store): string {
 export interface WatchExpiryOptions {
   /** Called with failures of the watch connection (it reconnects on its own). */
   onError?: (err: unknown) => void
+  /**
+   * Let the store change server settings the events need (Redis: add `Ex` to
+   * `notify-keyspace-events` by CONFIG SET, never removing a flag). Default false: the
+   * store only checks them and refuses with a `ConfigError`. Stores without such
+   * settings ignore it.
+   */
+  configure?: boolean
 }
 
 /**

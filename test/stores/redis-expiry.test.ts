@@ -91,6 +91,26 @@ t.test('RedisStore.watchExpiry: a renewal\'s forward lapsing is not reported, a 
   await forwardNotReported(t, store, 'fwd:', markers)
 })
 
+t.test('SessionManager.watchExpiry: without the flags refused with a ConfigError; with configure: true the store sets them', async (t) => {
+  // Only this file needs the flags on this server; they are put back as they were.
+  const [, was = ''] = (await admin.call('CONFIG', 'GET', 'notify-keyspace-events')) as string[]
+  t.teardown(() => admin.call('CONFIG', 'SET', 'notify-keyspace-events', was))
+  await admin.call('CONFIG', 'SET', 'notify-keyspace-events', '')
+  const client = quiet(new Redis(url, { maxRetriesPerRequest: 1 }))
+  const store = new RedisStore(client, { prefix: `test:redis-expiry-cfg:${process.pid}:` })
+  t.teardown(async () => {
+    await store.close()
+    client.disconnect()
+  })
+  const manager = new SessionManager({ store })
+  await t.rejects(manager.watchExpiry(), { name: 'ConfigError', message: /notify-keyspace-events/ }, 'refused while the server lacks the flags')
+  t.same((await admin.call('CONFIG', 'GET', 'notify-keyspace-events')) as string[], ['notify-keyspace-events', ''], 'and the server configuration is untouched')
+  const stop = await manager.watchExpiry({ configure: true })
+  const [, now = ''] = (await admin.call('CONFIG', 'GET', 'notify-keyspace-events')) as string[]
+  t.ok(/E/.test(now) && /[xA]/.test(now), `configure: true added the flags (${now})`)
+  await stop()
+})
+
 t.test('SessionManager.watchExpiry: a store without it is refused with ERR_UNSUPPORTED', async (t) => {
   await t.rejects(new SessionManager().watchExpiry(), { code: 'ERR_UNSUPPORTED' })
 })
