@@ -276,12 +276,19 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     // A random version: a deleted and re-created entry never repeats an old one.
     const version = secureRandom(8)
     const value = Buffer.concat([version, expiryBytes(expiry), data])
-    const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
     const full = this.#sessions + key
+    const operation = mode === 'set' ? 'commit' : 'commitIfVersion'
+    if (!forward && mode !== 'if') {
+      // Unconditional, or only if absent (a new session): one plain SET, no script to run.
+      const at = String(expiry.getTime())
+      const set = (c: ChainableCommander) => (mode === 'new' ? c.set(full, value, 'PXAT', at, 'NX') : c.set(full, value, 'PXAT', at))
+      return (await send(this.#client, set, this.#wait, operation)) === null ? null : version.toString('hex')
+    }
+    const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
     // Only a forward pays for its marker: a session's commit stays one key, four arguments.
     const keys = forward ? [full, forwardMarker(full)] : full
     if (forward) args.push(String(expiry.getTime() + MARKER_MS))
-    const reply = await run(this.#client, COMMIT, keys, args, mode === 'set' ? 'commit' : 'commitIfVersion', this.#wait)
+    const reply = await run(this.#client, COMMIT, keys, args, operation, this.#wait)
     return reply === null ? null : version.toString('hex')
   }
 }
