@@ -16,6 +16,7 @@ import type {
 } from '../lib/store.js'
 import { watchRedisExpiry, type RedisWatchOptions } from './redis-expiry.js'
 import { MARKER_MS, forwardMarker } from './redis-forward.js'
+import { DurableWrites } from './redis-wait.js'
 import { BATCH, pipelined, slotChunks } from './redis-batch.js'
 import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
 
@@ -95,6 +96,8 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   readonly #sessions: string
   readonly #users: string
   readonly #wait: Wait | undefined
+  /** With `waitReplicas`: the writes' own connection and their grouped WAITs (stores/redis-wait.ts). */
+  readonly #durable: DurableWrites | undefined
   readonly #scanCount: number
   readonly #watches = new Set<() => Promise<void>>()
 
@@ -113,6 +116,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     this.#sessions = `${prefix}s:`
     this.#users = `${prefix}u:`
     this.#wait = replicas > 0 ? { replicas, timeout } : undefined
+    this.#durable = this.#wait === undefined ? undefined : new DurableWrites(client, this.#wait)
     this.#scanCount = scanCount
   }
 
@@ -154,7 +158,9 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async delete(key: string): Promise<void> {
-    await send(this.#client, (c) => c.unlink(this.#sessions + key), this.#wait, 'delete')
+    const unlink = (c: ChainableCommander) => c.unlink(this.#sessions + key)
+    if (this.#durable !== undefined) await this.#durable.command('delete', unlink)
+    else await send(this.#client, unlink, undefined, 'delete')
   }
 
   /**
@@ -241,7 +247,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
         commands.push({ key: index, add: (p) => p.zrem(index, ...members) })
       }
     }
-    await pipelined(this.#client, 'deleteMany', commands, this.#wait)
+    await pipelined(this.#durable?.connection() ?? this.#client, 'deleteMany', commands, this.#wait)
   }
 
   /**
@@ -269,7 +275,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
 
   /** Ends the subscriber connections of `watchExpiry` (never the client passed in). */
   async close(): Promise<void> {
-    await Promise.all([...this.#watches].map((stop) => stop()))
+    await Promise.all([...[...this.#watches].map((stop) => stop()), this.#durable?.close()])
   }
 
   async #commit(key: string, data: Uint8Array, expiry: Date, mode: string, expected: string, forward = false) {
@@ -282,13 +288,16 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
       // Unconditional, or only if absent (a new session): one plain SET, no script to run.
       const at = String(expiry.getTime())
       const set = (c: ChainableCommander) => (mode === 'new' ? c.set(full, value, 'PXAT', at, 'NX') : c.set(full, value, 'PXAT', at))
-      return (await send(this.#client, set, this.#wait, operation)) === null ? null : version.toString('hex')
+      const reply = this.#durable !== undefined ? await this.#durable.command(operation, set) : await send(this.#client, set, undefined, operation)
+      return reply === null ? null : version.toString('hex')
     }
     const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
     // Only a forward pays for its marker: a session's commit stays one key, four arguments.
     const keys = forward ? [full, forwardMarker(full)] : full
     if (forward) args.push(String(expiry.getTime() + MARKER_MS))
-    const reply = await run(this.#client, COMMIT, keys, args, operation, this.#wait)
+    const reply = this.#durable !== undefined
+      ? await this.#durable.script(operation, COMMIT, typeof keys === 'string' ? [keys] : keys, args)
+      : await run(this.#client, COMMIT, keys, args, operation)
     return reply === null ? null : version.toString('hex')
   }
 }

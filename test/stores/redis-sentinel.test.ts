@@ -89,6 +89,48 @@ t.test('RedisStore(Sentinel).deleteMany with waitReplicas: WAIT ends the batch, 
   await t.rejects(greedy.deleteMany(keys.slice(300), 'wait-user'), /WAIT: \d of 5 replica/, 'fewer replicas than asked: rejects')
 })
 
+t.test('RedisStore(Sentinel) waitReplicas with the replica stopped: reads are served at once, writes fail within 2 × waitTimeout, then succeed again', async (t) => {
+  await upSentinel()
+  const primary = await primaryPort()
+  const replica = Number(/^slave0:.*port=(\d+)/m.exec(await info(primary, 'replication', 'slave0').then((v) => `slave0:${v ?? ''}`))?.[1])
+  t.ok(replica > 0, `the replica of 127.0.0.1:${primary} is 127.0.0.1:${replica}`)
+  const pid = Number(await info(replica, 'server', 'process_id'))
+  const own = quiet(new Redis({ sentinels, name, ...sentinelClientOptions }))
+  const store = new RedisStore(own, { prefix, waitReplicas: 1, waitTimeout: 500 })
+  t.teardown(async () => {
+    process.kill(pid, 'SIGCONT')
+    await store.close()
+    own.disconnect()
+  })
+  const data = Buffer.from('durable')
+  await store.commit('stall:seed', data, later())
+  process.kill(pid, 'SIGSTOP') // the replica stops acknowledging; Sentinel has no reason to fail over
+  const timed = async <T>(p: Promise<T>) => {
+    const begin = Date.now()
+    try {
+      return { ms: Date.now() - begin, value: await p, ms2: Date.now() - begin }
+    } catch (err) {
+      return { ms: 0, error: err as { code?: string }, ms2: Date.now() - begin }
+    }
+  }
+  const writes = Array.from({ length: 40 }, (_, i) => timed(store.commit(`stall:${i}`, data, later())))
+  await sleep(50) // the writes are on their way, their WAITs blocking
+  const reads = await Promise.all(Array.from({ length: 40 }, () => timed(store.find('stall:seed'))))
+  const slowRead = Math.max(...reads.map((r) => r.ms2))
+  t.ok(reads.every((r) => r.value !== undefined && Buffer.from(r.value).equals(data)), 'every read answered with the data')
+  t.ok(slowRead < 250, `reads are not held behind the writes' WAIT (slowest ${slowRead} ms)`)
+  const done = await Promise.all(writes)
+  t.ok(done.every((w) => w.error?.code === 'ERR_STORE_REPLICATION'), 'every write fails with ERR_STORE_REPLICATION')
+  const slowWrite = Math.max(...done.map((w) => w.ms2))
+  t.ok(slowWrite <= 2 * 500 + 400, `each within 2 × waitTimeout (slowest ${slowWrite} ms for 40 writes)`)
+  process.kill(pid, 'SIGCONT')
+  const back = await until(async () => {
+    await store.commit('stall:after', data, later())
+    return true
+  }, 10_000)
+  t.ok(back >= 0, `writes succeed again once the replica is back (${back} ms)`)
+})
+
 t.test('RedisStore(Sentinel) survives a SIGKILLed primary without losing acknowledged writes', async (t) => {
   await upSentinel() // an earlier run may have left the killed node still rejoining
   const safe = new RedisStore(client, { prefix, waitReplicas: 1, waitTimeout: 1000 })
