@@ -13,7 +13,7 @@ import { Client, listen, type Running } from './http.js'
 export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 8000): Promise<number> {
   const begin = Date.now()
   while (Date.now() - begin < ms) {
-    if (await Promise.resolve(check()).catch(() => false)) return Date.now() - begin
+    if (await Promise.resolve().then(check).catch(() => false)) return Date.now() - begin
     await new Promise((r) => setTimeout(r, 50))
   }
   throw new Error(`timed out waiting for ${what}`)

@@ -13,11 +13,11 @@ import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { Etcd3, isRecoverableError } from 'etcd3'
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel'
 import { type ExpiredEvent, SessionManager } from '../../lib/index.js'
 import { EtcdStore } from '../../stores/etcd.js'
-import { Client, listen, type Running } from '../helpers/http.js'
+import { listen } from '../helpers/http.js'
+import { etcdClient, etcdSessions } from '../helpers/etcd.js'
+import { until as waitUntil } from '../helpers/expiry.js'
 import { reachable } from '../helpers/service.js'
 import { takeTurns } from '../helpers/exclusive.js'
 import { tcpProxy } from '../helpers/tcp-proxy.js'
@@ -26,37 +26,10 @@ const endpoints = (process.env.ETCD_CLUSTER ?? 'http://127.0.0.1:23791,http://12
 const root = process.env.ETCD_TEST_ROOT ?? '/tmp/session-manager'
 const script = new URL('../../scripts/up-etcd.sh', import.meta.url).pathname
 const prefix = `etcd-expiry-cluster:${randomBytes(4).toString('hex')}:`
-const connect = (hosts: string | string[]) => {
-  const recoverable = handleWhen(isRecoverableError)
-  return new Etcd3({
-    hosts,
-    dialTimeout: 1000,
-    faultHandling: {
-      host: () => circuitBreaker(recoverable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(recoverable, { maxAttempts: 3 }),
-      // etcd3 takes a backoff state (it calls next() itself): the factory's first one.
-      watchBackoff: new ExponentialBackoff({ maxDelay: 1000 }).next(),
-    },
-  })
-}
+const connect = etcdClient
 const direct = connect(endpoints)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 30_000) => {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await Promise.resolve().then(check).catch(() => false)) return
-    await sleep(100)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-const stored = async () => direct.getAll().prefix(prefix).keys()
-const create = async (server: Running) => {
-  const before = new Set(await stored())
-  const client = new Client(server.url)
-  const id = (await client.get('/')).body
-  const key = (await stored()).find((k) => !before.has(k) && !k.includes('\0')) ?? ''
-  return { client, id, key, gone: async () => !(await stored()).includes(key) }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 30_000) => waitUntil(what, check, ms)
+const { create } = etcdSessions(direct, prefix)
 
 const ctl = (...args: string[]) =>
   execFileSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=1s', '--command-timeout=2s', ...args], {

@@ -11,50 +11,21 @@
  */
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { Etcd3, isRecoverableError } from 'etcd3'
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel'
 import { type ExpiredEvent, SessionManager, type SessionManagerOptions } from '../../lib/index.js'
 import { EtcdStore } from '../../stores/etcd.js'
-import { Client, listen, type Running } from '../helpers/http.js'
+import { listen, type Running } from '../helpers/http.js'
+import { etcdClient, etcdSessions } from '../helpers/etcd.js'
+import { until as waitUntil } from '../helpers/expiry.js'
 import { reachable } from '../helpers/service.js'
 import { tcpProxy } from '../helpers/tcp-proxy.js'
 
 const url = process.env.ETCD_URL ?? 'http://127.0.0.1:23790'
 const prefix = `etcd-expiry:${randomBytes(4).toString('hex')}:`
-/** The docs' recommended client settings, with a watch backoff capped at 1 s. */
-const connect = (hosts: string) => {
-  const recoverable = handleWhen(isRecoverableError)
-  return new Etcd3({
-    hosts,
-    dialTimeout: 1000,
-    faultHandling: {
-      host: () => circuitBreaker(recoverable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(recoverable, { maxAttempts: 3 }),
-      // etcd3 takes a backoff state (it calls next() itself): the factory's first one.
-      watchBackoff: new ExponentialBackoff({ maxDelay: 1000 }).next(),
-    },
-  })
-}
+const connect = etcdClient
 const direct = connect(url)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return
-    await sleep(50)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-/** Session keys (and sidecars) the app instances left in etcd. */
-const stored = async () => direct.getAll().prefix(prefix).keys()
-/** A new session on `server`: its browser, id, and etcd key (found as the one key that appeared). */
-const create = async (server: Running) => {
-  const before = new Set(await stored())
-  const client = new Client(server.url)
-  const id = (await client.get('/')).body
-  const key = (await stored()).find((k) => !before.has(k) && !k.includes('\0')) ?? ''
-  return { client, id, key, gone: async () => !(await stored()).includes(key) }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => waitUntil(what, check, ms)
+const { stored, create } = etcdSessions(direct, prefix)
 
 t.teardown(async () => {
   await direct.delete().prefix(prefix).catch(() => {})
