@@ -124,7 +124,7 @@ export class Commits {
     })
   }
 
-  /** One commit written alone (a renewal's): its own error, never {@link Unmergeable}. */
+  /** One commit written alone (a renewal's, or a group's that could not be merged): its own error, never {@link Unmergeable}. */
   async #writeOne(session: SessionState, stats: CommitContext, key: string): Promise<Written> {
     try {
       return await this.#write([session], [stats], key)
@@ -151,11 +151,7 @@ export class Commits {
       for (const [i, w] of group.entries()) {
         const snap = before[i]
         if (snap !== undefined) w.session.restore(snap)
-        try {
-          w.done(await this.#write([w.session], [w.stats], key))
-        } catch (e) {
-          w.fail(e instanceof Unmergeable ? e.cause : e)
-        }
+        await this.#writeOne(w.session, w.stats, key).then(w.done, w.fail)
       }
     }
   }

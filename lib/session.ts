@@ -83,13 +83,13 @@ export class Session {
   }
 }
 
+/** The fields of a {@link SessionState} a rebase replaces. */
+export type Rebased = Pick<SessionState, 'base' | 'values' | 'previous' | 'created' | 'deadline' | 'persist' | 'user' | 'meta' | 'login'>
+
 /**
  * The state of one session within one request: its values and change log, and the
  * bookkeeping the lifecycle needs. Internal (lib/ only): `Session` is the public face.
  */
-/** The fields of a {@link SessionState} a rebase replaces. */
-export type Rebased = Pick<SessionState, 'base' | 'values' | 'previous' | 'created' | 'deadline' | 'persist' | 'user' | 'meta' | 'login'>
-
 export class SessionState {
   values: Map<string, unknown>
   /**
