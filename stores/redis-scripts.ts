@@ -133,7 +133,8 @@ export async function send(
   return waited(await pipeline.exec(), wait, operation)
 }
 
-const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT')
+/** Redis' answer to EVALSHA of a script it has not cached. */
+export const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT')
 
 /**
  * Run `script` on `key` (or on several keys of one slot) by EVALSHA; a server that

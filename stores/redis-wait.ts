@@ -13,9 +13,7 @@
  * pipeline (WAIT must reach the node owning the key), on the duplicate connections.
  */
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
-import { type RedisClient, type Script, send, shortfall, type Wait } from './redis-scripts.js'
-
-const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT')
+import { isNoScript, type RedisClient, type Script, send, shortfall, type Wait } from './redis-scripts.js'
 
 /** A pending WAIT: the writes gathered for it learn how many replicas acknowledged them. */
 interface Gathering {
@@ -54,30 +52,17 @@ export class DurableWrites {
     return this.#settle(operation, await reply, acked)
   }
 
-  /** Run a write script by EVALSHA (EVAL when the server lacks it); resolves as {@link command}. */
+  /**
+   * Run a write script by EVALSHA, or EVAL when the server lacks it; resolves as
+   * {@link command}. The EVAL goes out after the WAIT its EVALSHA joined, so it joins one
+   * of its own.
+   */
   async script(operation: string, lua: Script, keys: readonly string[], args: Array<string | Buffer>): Promise<unknown> {
-    const conn = this.#connection()
-    const sha = (c: ChainableCommander) => c.evalsha(lua.sha, keys.length, ...keys, ...args) as unknown as Promise<unknown>
-    const full = (c: ChainableCommander) => c.eval(lua.lua, keys.length, ...keys, ...args) as unknown as Promise<unknown>
-    if (conn.isCluster) {
-      try {
-        return await send(conn, sha, this.wait, operation)
-      } catch (err) {
-        if (!isNoScript(err)) throw err
-        return send(conn, full, this.wait, operation)
-      }
-    }
-    const target = conn as unknown as ChainableCommander
-    const reply = sha(target)
-    const acked = this.#join()
     try {
-      return this.#settle(operation, await reply, acked)
+      return await this.command(operation, (c) => c.evalsha(lua.sha, keys.length, ...keys, ...args))
     } catch (err) {
       if (!isNoScript(err)) throw err
-      // The EVAL goes out after the WAIT joined above: it needs a WAIT of its own.
-      const again = full(target)
-      const later = this.#join()
-      return this.#settle(operation, await again, later)
+      return this.command(operation, (c) => c.eval(lua.lua, keys.length, ...keys, ...args))
     }
   }
 

@@ -158,9 +158,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async delete(key: string): Promise<void> {
-    const unlink = (c: ChainableCommander) => c.unlink(this.#sessions + key)
-    if (this.#durable !== undefined) await this.#durable.command('delete', unlink)
-    else await send(this.#client, unlink, undefined, 'delete')
+    await this.#write('delete', (c) => c.unlink(this.#sessions + key))
   }
 
   /**
@@ -288,16 +286,20 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
       // Unconditional, or only if absent (a new session): one plain SET, no script to run.
       const at = String(expiry.getTime())
       const set = (c: ChainableCommander) => (mode === 'new' ? c.set(full, value, 'PXAT', at, 'NX') : c.set(full, value, 'PXAT', at))
-      const reply = this.#durable !== undefined ? await this.#durable.command(operation, set) : await send(this.#client, set, undefined, operation)
-      return reply === null ? null : version.toString('hex')
+      return (await this.#write(operation, set)) === null ? null : version.toString('hex')
     }
     const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
     // Only a forward pays for its marker: a session's commit stays one key, four arguments.
-    const keys = forward ? [full, forwardMarker(full)] : full
+    const keys = forward ? [full, forwardMarker(full)] : [full]
     if (forward) args.push(String(expiry.getTime() + MARKER_MS))
     const reply = this.#durable !== undefined
-      ? await this.#durable.script(operation, COMMIT, typeof keys === 'string' ? [keys] : keys, args)
+      ? await this.#durable.script(operation, COMMIT, keys, args)
       : await run(this.#client, COMMIT, keys, args, operation)
     return reply === null ? null : version.toString('hex')
+  }
+
+  /** A write command: through the durable writes with `waitReplicas`, else on the client. */
+  #write(operation: string, add: (c: ChainableCommander) => unknown): Promise<unknown> {
+    return this.#durable !== undefined ? this.#durable.command(operation, add) : send(this.#client, add, undefined, operation)
   }
 }
