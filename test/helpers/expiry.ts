@@ -68,3 +68,30 @@ export async function forwardNotReported(t: Test, store: ExpiryWatchStore, prefi
   t.notOk(expired.some((e) => e.id === first), 'the forward at the old id is not reported')
   t.notOk(expired.some((e) => e.id === renewedId), 'the renewed session (1 h left) is not reported')
 }
+
+/** A session created on `url` (its id, from `sessionApp`'s `/`) and when. */
+export interface Probe { id: string; at: number }
+
+/**
+ * Create a session on `url` every `everyMs` until `stop()`: which ones expire while a
+ * failover is under way, and which of those are reported.
+ */
+export function probing(url: string, everyMs: number): { probes: Probe[]; stop: () => Promise<void> } {
+  const probes: Probe[] = []
+  let on = true
+  const loop = (async () => {
+    while (on) {
+      const at = Date.now()
+      const reply = await new Client(url).get('/').catch(() => undefined)
+      if (reply?.status === 200 && reply.body !== '') probes.push({ id: reply.body, at })
+      await new Promise((r) => setTimeout(r, everyMs))
+    }
+  })()
+  return {
+    probes,
+    stop: async () => {
+      on = false
+      await loop
+    },
+  }
+}

@@ -21,7 +21,7 @@ import { sessionId } from '../../lib/events.js'
 import { RedisStore, clusterClientOptions, redisClientOptions } from '../../stores/redis.js'
 import { keySlot } from '../../stores/redis-batch.js'
 import { takeTurns } from '../helpers/exclusive.js'
-import { forwardNotReported, sessionApp, until } from '../helpers/expiry.js'
+import { forwardNotReported, probing, sessionApp, until } from '../helpers/expiry.js'
 import { Client } from '../helpers/http.js'
 import { quiet, reachable } from '../helpers/service.js'
 
@@ -169,16 +169,7 @@ t.test('RedisStore(Cluster).watchExpiry: every primary reported, once; and again
   t.ok(pid > 0, `primary ${victim.addr} is pid ${pid}`)
   t.teardown(upCluster) // restored even when an assertion below fails
   // Sessions created all along: which expired while nobody listened on the victim's slots.
-  const probes: Array<{ id: string; at: number }> = []
-  let probing = true
-  const prober = (async () => {
-    while (probing) {
-      const at = Date.now()
-      const reply = await new Client(app.url).get('/').catch(() => undefined)
-      if (reply?.status === 200 && reply.body !== '') probes.push({ id: reply.body, at })
-      await sleep(200)
-    }
-  })()
+  const { probes, stop: stopProbing } = probing(app.url, 200)
   await sleep(3500) // probes that expire during the failover
   const killedAt = Date.now()
   process.kill(pid, 'SIGKILL')
@@ -194,8 +185,7 @@ t.test('RedisStore(Cluster).watchExpiry: every primary reported, once; and again
   t.ok(there.length > 0, `${there.length} of 30 new sessions are on the promoted node`)
   await until('the sessions on the promoted node reported', () => there.every((id) => times(id) > 0), 20_000)
   await until('every new session reported', () => after.every((id) => times(id) > 0), 20_000)
-  probing = false
-  await prober
+  await stopProbing()
   const lateProbes = probes.filter((p) => p.at > promotedAt)
   await until('the last probes reported', () => lateProbes.every((p) => times(p.id) > 0), 15_000).catch(() => -1)
   await sleep(500)

@@ -18,7 +18,7 @@ import { Redis } from 'ioredis'
 import { type ExpiredEvent, SessionManager } from '../../lib/index.js'
 import { RedisStore, sentinelClientOptions } from '../../stores/redis.js'
 import { takeTurns } from '../helpers/exclusive.js'
-import { sessionApp, until } from '../helpers/expiry.js'
+import { probing, sessionApp, until } from '../helpers/expiry.js'
 import { Client } from '../helpers/http.js'
 import { quiet, reachable } from '../helpers/service.js'
 
@@ -100,16 +100,7 @@ t.test('RedisStore(Sentinel).watchExpiry: reported, and again on the new primary
   const ids = await Promise.all(Array.from({ length: 10 }, create))
   await until('10 sessions reported', () => ids.every((id) => times(id) > 0), 15_000)
 
-  const probes: Array<{ id: string; at: number }> = []
-  let probing = true
-  const prober = (async () => {
-    while (probing) {
-      const at = Date.now()
-      const reply = await new Client(app.url).get('/').catch(() => undefined)
-      if (reply?.status === 200 && reply.body !== '') probes.push({ id: reply.body, at })
-      await sleep(100)
-    }
-  })()
+  const { probes, stop: stopProbing } = probing(app.url, 100)
   await sleep(2000)
   const pid = Number(await onPort(old, async (n) => (await n.info('server')).match(/^process_id:(\d+)/m)?.[1]))
   t.ok(pid > 0, `primary ${old} is pid ${pid}`)
@@ -125,8 +116,7 @@ t.test('RedisStore(Sentinel).watchExpiry: reported, and again on the new primary
 
   const after = await Promise.all(Array.from({ length: 10 }, create))
   await until('the sessions on the new primary reported', () => after.every((id) => times(id) > 0), 15_000)
-  probing = false
-  await prober
+  await stopProbing()
   const lateProbes = probes.filter((p) => p.at > flaggedAt)
   await until('the last probes reported', () => lateProbes.every((p) => times(p.id) > 0), 15_000).catch(() => -1)
   await sleep(500)
