@@ -5,6 +5,9 @@
  * version the renewal loaded, so a parallel request's commit to the old key is taken
  * in first — and a request still running on the old token follows the forward and
  * lands its changes in the renewed session. No write is lost either way round.
+ * Commits of one session queued behind its write in flight are written as one (group
+ * commit). Over 300 lines because these are one write path: the group, the retry, the
+ * forward and its following each rebase through the same state and outcomes.
  */
 import type { CommitChain } from './chain.js'
 import type { SessionRecord } from './codec.js'

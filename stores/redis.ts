@@ -1,3 +1,8 @@
+/**
+ * The Redis store's class, its options and its entry format. A little over 300 lines
+ * because the class is the public API of one store, TSDoc included; its scripts, batches,
+ * expiry watch, forward markers and durable writes already live in the redis-*.ts files.
+ */
 import { secureRandom } from '../lib/token.js'
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
@@ -74,9 +79,11 @@ const glob = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
  *
  * Each entry is one string, a 16-byte header (version, expiry) and the data, that
  * expires by PEXPIREAT, so Redis drops expired sessions itself. Every operation is
- * one Redis command on one key: a read is GET; a commit, touch or user-index change
- * is one EVALSHA of a script loaded once per server. With `waitReplicas` a WAIT follows in
- * the same round trip. The store never closes or reconfigures the client.
+ * one Redis command on one key: a read is GET; a new session or a plain commit is one
+ * SET (NX for a new one); a versioned commit, touch or user-index change is one EVALSHA
+ * of a script loaded once per server. With `waitReplicas` the writes go out on a
+ * connection of the store's own, followed by WAITs (redis-wait.ts). The store never
+ * closes or reconfigures the client.
  *
  * @example
  * ```ts
