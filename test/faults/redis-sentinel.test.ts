@@ -1,0 +1,100 @@
+/**
+ * Redis Sentinel failover under load (issue 20): two app processes on a RedisStore
+ * configured as docs/stores/redis.md's Sentinel example (`sentinelClientOptions`,
+ * `waitReplicas: 1, waitTimeout: 500`), 200 browsers reading and writing their own
+ * sessions, the primary SIGKILLed 3 s in and restarted as a replica by the up script
+ * (as a supervisor would) while the load goes on: no request may fail, no acknowledged
+ * write may be lost or applied twice. Then the same without `waitReplicas`. Then a
+ * fault that outlasts any retry window — both data nodes SIGSTOPped for longer than
+ * storeTimeout — must give clean, bounded 500s, and the same apps serve again after
+ * SIGCONT.
+ */
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { checkAlive, readerApp, startFaultApps, type FaultAppConfig } from '../helpers/fault-apps.js'
+import { assertRodeOut, details, faultLoad, readBack, summary } from '../helpers/fault-load.js'
+import { redisPid, redisInfo, sentinelPrimary, upSentinel } from '../helpers/redis-nodes.js'
+import { takeTurns } from '../helpers/exclusive.js'
+import { reachable } from '../helpers/service.js'
+
+if (!(await reachable(t, 'Redis Sentinel at 127.0.0.1:26380-26382', sentinelPrimary))) process.exit()
+// redis-sentinel.test.ts and redis-expiry-sentinel.test.ts kill the primary too: one at a time.
+await takeTurns(t, 'redis-sentinel')
+t.teardown(upSentinel)
+
+const STORE_TIMEOUT = 5000
+const config = (storeOptions: Record<string, unknown>): FaultAppConfig => ({
+  kind: 'redis-sentinel',
+  prefix: `fault-${randomBytes(4).toString('hex')}:`,
+  storeTimeout: STORE_TIMEOUT,
+  storeOptions,
+})
+
+for (const [label, storeOptions] of [
+  ['the docs\' example, waitReplicas: 1', { waitReplicas: 1, waitTimeout: 500 }],
+  ['no waitReplicas', {}],
+] as const) {
+  t.test(`Sentinel failover under 200 browsers (${label}): no failed request, nothing lost or doubled`, async (t) => {
+    await upSentinel() // an earlier run may have left the killed node rejoining
+    const cfg = config(storeOptions)
+    const apps = await startFaultApps(t, cfg)
+    const old = await sentinelPrimary()
+    const pid = await redisPid(old)
+    t.ok(pid > 0, `primary 127.0.0.1:${old} is pid ${pid}`)
+    const load = await faultLoad({
+      urls: apps.map((a) => a.url),
+      fault: async () => {
+        process.kill(pid, 'SIGKILL')
+        await upSentinel() // waits for the promotion, then restarts the node as a replica
+      },
+    })
+    const promoted = await sentinelPrimary()
+    t.not(promoted, old, `Sentinel promoted 127.0.0.1:${promoted}`)
+    t.equal(await redisInfo(old, 'replication', 'role'), 'slave', `the killed node rejoined as a replica (up script took ${load.faultTook} ms)`)
+    checkAlive(t, apps)
+    const back = await readBack(load, await readerApp(t, cfg))
+    assertRodeOut(t, `redis sentinel failover (${label})`, load, back)
+  })
+}
+
+t.test('Sentinel: both data nodes stopped past storeTimeout: bounded 500s, then the same apps serve again', async (t) => {
+  await upSentinel()
+  const cfg = config({ waitReplicas: 1, waitTimeout: 500 })
+  const apps = await startFaultApps(t, cfg)
+  const primary = await sentinelPrimary()
+  const pids = await Promise.all([6380, 6381].map(redisPid))
+  const resume = () => pids.forEach((pid) => process.kill(pid, 'SIGCONT'))
+  t.teardown(resume) // never leave them stopped
+  // Longer than any retry window within storeTimeout, and than storeTimeout itself.
+  const hold = 2 * STORE_TIMEOUT + 1000
+  let stoppedFor = 0
+  const load = await faultLoad({
+    urls: apps.map((a) => a.url),
+    faultAt: 2000,
+    duration: 2000 + hold + 6000,
+    fault: async () => {
+      const stoppedAt = Date.now()
+      for (const pid of pids) process.kill(pid, 'SIGSTOP')
+      await sleep(hold)
+      resume()
+      stoppedFor = Date.now() - stoppedAt
+    },
+  })
+  const resumedAt = load.faultAt + stoppedFor // on the load's clock
+  const back = await readBack(load, await readerApp(t, cfg))
+  console.log(summary(`redis sentinel, both nodes stopped ${hold} ms`, load, back))
+  details(t, load, back)
+  t.equal(load.faultError, undefined, 'the nodes were stopped and resumed')
+  const statuses = [...load.failures.keys()].map((k) => k.split(' ')[0])
+  t.ok(load.failed > 0, `requests failed while the nodes were stopped (${load.failed})`)
+  t.same([...new Set(statuses)], ['500'], 'every failure is a 500 from the app (no reset connection, no hang)')
+  t.ok(load.slowest <= STORE_TIMEOUT + 1500, `no request took longer than storeTimeout + 1.5 s (slowest ${load.slowest} ms)`)
+  const afterResume = load.okWrites.filter(([start]) => start >= resumedAt).map(([, end]) => end - resumedAt)
+  t.ok(afterResume.length > 100, `the same apps acknowledge writes again after SIGCONT (${afterResume.length}, the first after ${Math.min(...afterResume)} ms)`)
+  t.equal(back.unread, 0, 'every session read back')
+  t.equal(back.lost + load.seenLost, 0, 'no acknowledged write lost')
+  t.equal(back.doubled + load.seenDoubled, 0, 'no write applied twice')
+  checkAlive(t, apps)
+  t.equal(await sentinelPrimary().then((p) => p === 6380 || p === 6381), true, `a primary again (was ${primary})`)
+})
