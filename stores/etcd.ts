@@ -90,6 +90,11 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     })
   }
 
+  /** The `retryWindow` in effect, in ms. */
+  get retryWindow(): number {
+    return this.#retry.window
+  }
+
   async find(key: string): Promise<Uint8Array | undefined> {
     return (await this.findVersioned(key))?.data
   }
