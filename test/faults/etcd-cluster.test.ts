@@ -43,7 +43,7 @@ t.teardown(up)
 
 t.test('etcd leader SIGKILLed under 200 browsers: no failed request, nothing lost or doubled', async (t) => {
   await up()
-  const cfg: FaultAppConfig = { kind: 'etcd-cluster', prefix: `fault-${randomBytes(4).toString('hex')}:`, storeTimeout: 3000 }
+  const cfg: FaultAppConfig = { kind: 'etcd-cluster', prefix: `fault-${randomBytes(4).toString('hex')}:`, storeTimeout: 5000 }
   const apps = await startFaultApps(t, cfg)
   const victim = await leader()
   const pid = Number(readFileSync(`${root}/etcd-${victim}.pid`, 'utf8'))
