@@ -36,7 +36,7 @@ const config = (storeOptions: Record<string, unknown>, storeTimeout = STORE_TIME
 const DURABLE_TIMEOUT = 4000 + 2 * 500 + 1500
 
 /** Kill the current primary of `cfg`'s apps under the load; the up script restarts it as a replica meanwhile. */
-async function failover(t: Test, cfg: FaultAppConfig) {
+async function failover(t: Test, cfg: FaultAppConfig, duration = 12_000) {
   await upSentinel() // an earlier run may have left the killed node rejoining
   const apps = await startFaultApps(t, cfg)
   const old = await sentinelPrimary()
@@ -44,6 +44,7 @@ async function failover(t: Test, cfg: FaultAppConfig) {
   t.ok(pid > 0, `primary 127.0.0.1:${old} is pid ${pid}`)
   const load = await faultLoad({
     urls: apps.map((a) => a.url),
+    duration,
     fault: async () => {
       process.kill(pid, 'SIGKILL')
       await upSentinel() // waits for the promotion, then restarts the node as a replica
@@ -67,7 +68,7 @@ t.test('Sentinel failover under 200 browsers: no failed request, nothing lost or
 // What must hold: reads are all served, the only failures are those writes, each
 // bounded, nothing lost or applied twice, and writes are acknowledged again after.
 t.test('Sentinel failover with waitReplicas: 1 (the docs\' example): reads all served, only writes without a replica fail', async (t) => {
-  const { load, back } = await failover(t, config({ waitReplicas: 1, waitTimeout: 500 }, DURABLE_TIMEOUT))
+  const { load, back } = await failover(t, config({ waitReplicas: 1, waitTimeout: 500 }, DURABLE_TIMEOUT), 15_000)
   console.log(summary('redis sentinel failover, waitReplicas: 1', load, back))
   details(t, load, back)
   t.equal(load.faultError, undefined, 'the fault was injected')
@@ -76,8 +77,9 @@ t.test('Sentinel failover with waitReplicas: 1 (the docs\' example): reads all s
   const kinds = [...load.failures.keys()].filter((k) => !k.startsWith('500 ERR_STORE_REPLICATION:'))
   t.same(kinds, [], `every failed write failed on WAIT (ERR_STORE_REPLICATION), ${load.failedWrites} of them`)
   t.ok(load.slowest <= 2 * DURABLE_TIMEOUT, `no request took longer than its two store calls' storeTimeout (slowest ${load.slowest} ms)`)
-  const healed = load.faultAt + load.faultTook
-  t.ok(load.okWrites.some(([start]) => start >= healed), 'writes are acknowledged again once the replica is back')
+  const lastFailure = load.failedSpan?.[1] ?? load.faultAt
+  const after = load.okWrites.filter(([start]) => start > lastFailure).length
+  t.ok(after > 100, `writes are acknowledged again once the replica is back (${after} after the last failure)`)
   t.equal(back.unread, 0, 'every session read back')
   t.equal(back.lost + load.seenLost, 0, 'no acknowledged write lost')
   t.equal(back.doubled + load.seenDoubled, 0, 'no write applied twice')
