@@ -5,12 +5,15 @@
  * one primary SIGKILLed 3 s in, its replica promoted by the cluster: no request may
  * fail, no acknowledged write may be lost or applied twice. The killed node is
  * restarted by the up script (it rejoins as a replica) so the cluster is whole again.
+ * Then a fault that outlasts the retry window: a primary and its replica SIGSTOPped
+ * for longer than storeTimeout (the cluster goes down: it requires full coverage) must
+ * give clean, bounded 500s, and the same apps serve again after SIGCONT.
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { checkAlive, readerApp, startFaultApps, type FaultAppConfig } from '../helpers/fault-apps.js'
-import { assertRodeOut, faultLoad, readBack } from '../helpers/fault-load.js'
+import { assertCleanOutage, assertRodeOut, faultLoad, readBack, stopped } from '../helpers/fault-load.js'
 import { clusterNodes, isLivePrimary, redisPid, upCluster } from '../helpers/redis-nodes.js'
 import { takeTurns } from '../helpers/exclusive.js'
 import { reachable } from '../helpers/service.js'
@@ -70,4 +73,23 @@ t.test('Cluster primary SIGKILLed under 200 browsers: no failed request, nothing
   await upCluster()
   const after = await clusterNodes(ports)
   t.ok(after.find((n) => n.port === victim.port)?.flags.includes('slave'), `the killed node rejoined as a replica (${Date.now() - restart} ms)`)
+})
+
+t.test('Cluster: a primary and its replica stopped past storeTimeout: bounded 500s, then the same apps serve again', async (t) => {
+  await upCluster()
+  const storeTimeout = 5000 // the default, with the default 4 s window
+  const cfg: FaultAppConfig = { kind: 'redis-cluster', prefix: `fault-${randomBytes(4).toString('hex')}:`, storeTimeout }
+  const apps = await startFaultApps(t, cfg)
+  const nodes = await clusterNodes(ports)
+  const primary = nodes.filter(isLivePrimary)[0]!
+  const replica = nodes.find((n) => n.master === primary.id)!
+  const hold = 2 * storeTimeout + 1000
+  const stop = stopped(await Promise.all([primary.port, replica.port].map(redisPid)), hold)
+  t.teardown(stop.resume) // never leave them stopped
+  const load = await faultLoad({ urls: apps.map((a) => a.url), faultAt: 2000, duration: 2000 + hold + 8000, fault: stop.fault })
+  const back = await readBack(load, await readerApp(t, cfg))
+  assertCleanOutage(t, `redis cluster, primary ${primary.port} and replica ${replica.port} stopped ${hold} ms`, load, back, storeTimeout, stop.resumedAt(load))
+  checkAlive(t, apps)
+  await upCluster()
+  t.equal((await clusterNodes(ports)).filter(isLivePrimary).length, 3, 'three live primaries again')
 })

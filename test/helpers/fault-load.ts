@@ -316,3 +316,44 @@ export function assertRodeOut(t: Test, name: string, load: FaultLoadReport, back
   t.equal(back.lost + load.seenLost, 0, `no acknowledged write lost (${back.lost} sessions at read-back, ${load.seenLost} answers during the load)`)
   t.equal(back.doubled + load.seenDoubled, 0, `no write applied twice (${back.doubled} sessions at read-back, ${load.seenDoubled} answers during the load)`)
 }
+
+/**
+ * A fault that SIGSTOPs `pids` for `hold` ms, then SIGCONTs them (a server that hangs
+ * without closing its connections). `resume` is for a teardown; `resumedAt(load)` is when
+ * they were resumed, on the load's clock.
+ */
+export function stopped(pids: number[], hold: number) {
+  let stoppedFor = 0
+  const resume = () => {
+    for (const pid of pids) process.kill(pid, 'SIGCONT')
+  }
+  const fault = async () => {
+    const at = Date.now()
+    for (const pid of pids) process.kill(pid, 'SIGSTOP')
+    await sleep(hold)
+    resume()
+    stoppedFor = Date.now() - at
+  }
+  return { fault, resume, resumedAt: (load: FaultLoadReport) => load.faultAt + stoppedFor }
+}
+
+/**
+ * The assertions of a fault that outlasts the retry window: requests failed, each as a
+ * 500 from the app (no reset connection, no hang) within `storeTimeout` + 1.5 s, the
+ * same apps acknowledge writes again after `resumedAt`, and nothing acknowledged was
+ * lost or applied twice.
+ */
+export function assertCleanOutage(t: Test, name: string, load: FaultLoadReport, back: ReadBack, storeTimeout: number, resumedAt: number): void {
+  console.log(summary(name, load, back))
+  details(t, load, back)
+  t.equal(load.faultError, undefined, 'the fault was injected and lifted')
+  t.ok(load.failed > 0, `requests failed during the fault (${load.failed})`)
+  const statuses = new Set([...load.failures.keys()].map((k) => k.split(' ')[0]))
+  t.same([...statuses], ['500'], 'every failure is a 500 from the app (no reset connection, no hang)')
+  t.ok(load.slowest <= storeTimeout + 1500, `no request took longer than storeTimeout + 1.5 s (slowest ${load.slowest} ms)`)
+  const after = load.okWrites.filter(([start]) => start >= resumedAt).map(([, end]) => end - resumedAt)
+  t.ok(after.length > 100, `the same apps acknowledge writes again after the fault (${after.length}, the first ${Math.min(...after)} ms after it ended)`)
+  t.equal(back.unread, 0, 'every session read back')
+  t.equal(back.lost + load.seenLost, 0, 'no acknowledged write lost')
+  t.equal(back.doubled + load.seenDoubled, 0, 'no write applied twice')
+}
