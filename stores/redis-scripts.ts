@@ -26,14 +26,20 @@ const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(l
  * Mode `set` writes unconditionally; `new` only when the key is absent; `if` only
  * when the stored version (the first 8 bytes, read by GETRANGE without copying the
  * data) equals the expected one. Replies 1, or nil on conflict. Redis itself drops
- * expired keys, so "absent" includes "expired". A forward's commit passes its marker
- * as KEYS[2] and the marker's expiry ms as ARGV[5]: written only when the entry is.
+ * expired keys, so "absent" includes "expired". A stored version equal to the one
+ * being written (the value's first 8 bytes, new and random for every commit) means an
+ * earlier attempt of this very commit landed and only its reply was lost: the script
+ * writes the same value again (so a WAIT after it covers the write) and replies 1. A
+ * forward's commit passes its marker as KEYS[2] and the marker's expiry ms as ARGV[5]:
+ * written only when the entry is.
  */
 export const COMMIT = script(`
 if ARGV[3] ~= 'set' then
   local current = redis.call('GETRANGE', KEYS[1], 0, 7)
-  if ARGV[3] == 'new' and current ~= '' then return false end
-  if ARGV[3] == 'if' and current ~= ARGV[4] then return false end
+  if current ~= string.sub(ARGV[1], 1, 8) then
+    if ARGV[3] == 'new' and current ~= '' then return false end
+    if ARGV[3] == 'if' and current ~= ARGV[4] then return false end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
 if KEYS[2] then redis.call('SET', KEYS[2], '1', 'PXAT', ARGV[5]) end

@@ -24,6 +24,8 @@ import { MARKER_MS, forwardMarker } from './redis-forward.js'
 import { DurableWrites } from './redis-wait.js'
 import { BATCH, pipelined, slotChunks } from './redis-batch.js'
 import { ADD_USER, COMMIT, LIST_USER, TOUCH, run, send, type RedisClient, type Wait } from './redis-scripts.js'
+import { isRetryable } from './redis-retryable.js'
+import { retrying, retryWindowOption, type RetryPolicy } from './retry.js'
 
 export type { RedisClient } from './redis-scripts.js'
 export { redisClientOptions, sentinelClientOptions, clusterClientOptions } from './redis-options.js'
@@ -45,6 +47,16 @@ export interface RedisStoreOptions {
   waitTimeout?: number
   /** SCAN `COUNT` hint for `all()`: keys examined per call and node. Default 250. */
   scanCount?: number
+  /**
+   * ms, from the first attempt, during which a command that failed the way a failover
+   * or a restart makes commands fail (the connection closed or timed out, `READONLY`,
+   * `LOADING`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, ioredis out of reconnections) is
+   * sent again, after pauses of 50 ms doubling to 500 ms; 0: never. A retried versioned
+   * commit recognises its own version, so a commit whose reply was lost is applied once
+   * and not reported as a conflict. Keep it under the manager's `storeTimeout`, which
+   * still bounds each request. Default 4000. `all()` is not retried.
+   */
+  retryWindow?: number
 }
 
 const optionsSchema = z.strictObject({
@@ -52,6 +64,7 @@ const optionsSchema = z.strictObject({
   waitReplicas: wholeOption(0, 1000, 0),
   waitTimeout: wholeOption(1, MAX_TIMER_MS, 1000, `a whole number of ms from 1 to ${MAX_TIMER_MS}`),
   scanCount: wholeOption(1, 1_000_000, 250),
+  retryWindow: retryWindowOption(4000),
 })
 
 // Entry header: an 8-byte random version, then the expiry in ms as a float64.
@@ -106,6 +119,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   /** With `waitReplicas`: the writes' own connection and their grouped WAITs (stores/redis-wait.ts). */
   readonly #durable: DurableWrites | undefined
   readonly #scanCount: number
+  readonly #retry: RetryPolicy
   readonly #watches = new Set<() => Promise<void>>()
 
   /** Validates `options`; throws `ConfigError` naming a bad one. */
@@ -118,21 +132,27 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     if (o?.keyPrefix || o?.redisOptions?.keyPrefix) {
       throw new ConfigError('RedisStore: the client has a keyPrefix; use the store option prefix instead')
     }
-    const { prefix, waitReplicas: replicas, waitTimeout: timeout, scanCount } = parseOptions('RedisStore', optionsSchema, options)
+    const { prefix, waitReplicas: replicas, waitTimeout: timeout, scanCount, retryWindow } = parseOptions('RedisStore', optionsSchema, options)
     this.#client = client
     this.#sessions = `${prefix}s:`
     this.#users = `${prefix}u:`
     this.#wait = replicas > 0 ? { replicas, timeout } : undefined
     this.#durable = this.#wait === undefined ? undefined : new DurableWrites(client, this.#wait)
     this.#scanCount = scanCount
+    this.#retry = { window: retryWindow, retryable: isRetryable }
+  }
+
+  /** The `retryWindow` in effect, in ms. */
+  get retryWindow(): number {
+    return this.#retry.window
   }
 
   async find(key: string): Promise<Uint8Array | undefined> {
-    return parse(await this.#client.getBuffer(this.#sessions + key))?.data
+    return parse(await this.#get(this.#sessions + key))?.data
   }
 
   async findVersioned(key: string): Promise<VersionedEntry | undefined> {
-    const entry = parse(await this.#client.getBuffer(this.#sessions + key))
+    const entry = parse(await this.#get(this.#sessions + key))
     if (entry === undefined) return undefined
     return { data: entry.data, version: entry.version.toString('hex'), expiry: new Date(entry.expiry) }
   }
@@ -161,11 +181,12 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async touch(key: string, expiry: Date): Promise<void> {
-    await run(this.#client, TOUCH, this.#sessions + key, [expiryBytes(expiry), String(expiry.getTime())], 'touch')
+    const args = [expiryBytes(expiry), String(expiry.getTime())]
+    await retrying(() => run(this.#client, TOUCH, this.#sessions + key, args, 'touch'), this.#retry)
   }
 
   async delete(key: string): Promise<void> {
-    await this.#write('delete', (c) => c.unlink(this.#sessions + key))
+    await retrying(() => this.#write('delete', (c) => c.unlink(this.#sessions + key)), this.#retry)
   }
 
   /**
@@ -199,15 +220,17 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   }
 
   async addToUser(user: string, key: string, expiry: Date): Promise<void> {
-    await run(this.#client, ADD_USER, this.#users + user, [String(expiry.getTime()), key], 'addToUser')
+    const args = [String(expiry.getTime()), key]
+    await retrying(() => run(this.#client, ADD_USER, this.#users + user, args, 'addToUser'), this.#retry)
   }
 
   async listUser(user: string): Promise<string[]> {
-    return (await run(this.#client, LIST_USER, this.#users + user, [String(Date.now())], 'listUser')) as string[]
+    const list = () => run(this.#client, LIST_USER, this.#users + user, [String(Date.now())], 'listUser')
+    return (await retrying(list, this.#retry)) as string[]
   }
 
   async removeFromUser(user: string, key: string): Promise<void> {
-    await this.#client.zrem(this.#users + user, key)
+    await retrying(() => this.#client.zrem(this.#users + user, key), this.#retry)
   }
 
   /**
@@ -217,11 +240,8 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
   async findMany(keys: readonly string[]): Promise<Array<FoundEntry | undefined>> {
     const full = keys.map((k) => this.#sessions + k)
     const chunks = slotChunks(this.#client, [...new Set(full)])
-    const replies = await pipelined(
-      this.#client,
-      'findMany',
-      chunks.map((chunk) => ({ key: chunk[0] as string, add: (p) => p.mgetBuffer(...chunk) })),
-    )
+    const commands = chunks.map((chunk) => ({ key: chunk[0] as string, add: (p: ChainableCommander) => p.mgetBuffer(...chunk) }))
+    const replies = await retrying(() => pipelined(this.#client, 'findMany', commands), this.#retry)
     const values = new Map<string, Buffer | null>()
     chunks.forEach((chunk, i) => {
       const reply = replies[i] as Array<Buffer | null>
@@ -252,7 +272,7 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
         commands.push({ key: index, add: (p) => p.zrem(index, ...members) })
       }
     }
-    await pipelined(this.#durable?.connection() ?? this.#client, 'deleteMany', commands, this.#wait)
+    await retrying(() => pipelined(this.#durable?.connection() ?? this.#client, 'deleteMany', commands, this.#wait), this.#retry)
   }
 
   /**
@@ -289,20 +309,31 @@ export class RedisStore implements VersionedStore, TouchStore, UserIndexStore, B
     const value = Buffer.concat([version, expiryBytes(expiry), data])
     const full = this.#sessions + key
     const operation = mode === 'set' ? 'commit' : 'commitIfVersion'
-    if (!forward && mode !== 'if') {
-      // Unconditional, or only if absent (a new session): one plain SET, no script to run.
-      const at = String(expiry.getTime())
-      const set = (c: ChainableCommander) => (mode === 'new' ? c.set(full, value, 'PXAT', at, 'NX') : c.set(full, value, 'PXAT', at))
-      return (await this.#write(operation, set)) === null ? null : version.toString('hex')
-    }
-    const args = [value, String(expiry.getTime()), mode, Buffer.from(expected, 'hex')]
+    const at = String(expiry.getTime())
+    const args = [value, at, mode, Buffer.from(expected, 'hex')]
     // Only a forward pays for its marker: a session's commit stays one key, four arguments.
     const keys = forward ? [full, forwardMarker(full)] : [full]
     if (forward) args.push(String(expiry.getTime() + MARKER_MS))
-    const reply = this.#durable !== undefined
-      ? await this.#durable.script(operation, COMMIT, keys, args)
-      : await run(this.#client, COMMIT, keys, args, operation)
-    return reply === null ? null : version.toString('hex')
+    const attempt = async () => {
+      if (forward || mode === 'if') {
+        return this.#durable !== undefined ? this.#durable.script(operation, COMMIT, keys, args) : run(this.#client, COMMIT, keys, args, operation)
+      }
+      // Unconditional, or only if absent (a new session): one plain SET, no script to run.
+      if (mode === 'set') return this.#write(operation, (c) => c.set(full, value, 'PXAT', at))
+      const created = await this.#write(operation, (c) => c.set(full, value, 'PXAT', at, 'NX'))
+      if (created !== null) return created
+      // Taken: by another session (two random keys colliding: never, in practice), or by
+      // this very commit, resent after its reply was lost (ioredis resends on reconnect,
+      // the window retries). Only this rare path pays a second round trip to tell them apart.
+      const current = await this.#client.getrangeBuffer(full, 0, 7)
+      return current.equals(version) ? 'OK' : null
+    }
+    return (await retrying(attempt, this.#retry)) === null ? null : version.toString('hex')
+  }
+
+  /** GET of one entry, retried within the window. */
+  #get(full: string): Promise<Buffer | null> {
+    return retrying(() => this.#client.getBuffer(full), this.#retry)
   }
 
   /** A write command: through the durable writes with `waitReplicas`, else on the client. */

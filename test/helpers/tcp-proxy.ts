@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on a loopback port in front of a real server, for tests that drop a
  * client's connections without touching the server (which other tests share): `cut()`
- * destroys every live connection and refuses new ones until `restore()`.
+ * destroys every live connection and refuses new ones until `restore()`;
+ * `loseReplies()` keeps forwarding what the client sends but throws away what the
+ * server answers (a reply lost with its connection), until `cut()` or `restore()`.
  */
 import { type Server, type Socket, connect, createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -14,6 +16,8 @@ export interface TcpProxy {
   readonly accepted: number
   /** Destroy every live connection, and refuse new ones (closed at once) until `restore()`. */
   cut(): void
+  /** Forward requests, discard the server's replies (until `cut()` or `restore()`). */
+  loseReplies(): void
   /** Accept and forward connections again. */
   restore(): void
   /** Stop listening and destroy every connection. */
@@ -24,6 +28,7 @@ export interface TcpProxy {
 export async function tcpProxy(host: string, port: number): Promise<TcpProxy> {
   const live = new Set<Socket>()
   let refusing = false
+  let losing = false
   let accepted = 0
   const track = (s: Socket) => {
     live.add(s)
@@ -41,7 +46,9 @@ export async function tcpProxy(host: string, port: number): Promise<TcpProxy> {
     track(inbound)
     track(outbound)
     inbound.pipe(outbound)
-    outbound.pipe(inbound)
+    outbound.on('data', (chunk: Buffer) => {
+      if (!losing) inbound.write(chunk)
+    })
     inbound.on('close', () => outbound.destroy())
     outbound.on('close', () => inbound.destroy())
   })
@@ -57,10 +64,15 @@ export async function tcpProxy(host: string, port: number): Promise<TcpProxy> {
     },
     cut() {
       refusing = true
+      losing = false
       dropAll()
+    },
+    loseReplies() {
+      losing = true
     },
     restore() {
       refusing = false
+      losing = false
     },
     close: () =>
       new Promise<void>((resolve) => {
