@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { MAX_TIMER_MS } from '../lib/config.js'
 import { functionOption, parseOptions, wholeNumber, wholeOption } from '../lib/options.js'
+import { retryWindowOption } from './retry.js'
 
 /** Options of {@link EtcdStore}. */
 export interface EtcdStoreOptions {
@@ -27,6 +28,17 @@ export interface EtcdStoreOptions {
    * 0 leaves it to the client's options. Default 5000.
    */
   timeout?: number
+  /**
+   * ms, from the first attempt, during which a call that failed the way a leader
+   * election or a lost member makes calls fail (gRPC `UNAVAILABLE` or
+   * `DEADLINE_EXCEEDED`, "leader changed", "no leader", "request timed out", an open
+   * circuit breaker) is made again, after pauses of 50 ms doubling to 500 ms; 0: never.
+   * A retried versioned commit recognises its own version, so a commit whose answer
+   * was lost is applied once and not reported as a conflict. Keep it under the
+   * manager's `storeTimeout`, which still bounds each request. Default 4000. `all()`
+   * retries each page.
+   */
+  retryWindow?: number
   /** Clock for expiry decisions and lease TTLs, for tests. Default `Date.now`. */
   now?: () => number
 }
@@ -41,6 +53,7 @@ const schema = z.strictObject({
   pageSize: wholeOption(1, 10_000, 500),
   userNamespace: z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' }).default('\0users/'),
   timeout: wholeOption(0, MAX_TIMER_MS, 5000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  retryWindow: retryWindowOption(4000),
   now: functionOption<() => number>().default(() => Date.now),
 })
 

@@ -1,4 +1,4 @@
-import type { IKeyValue, IRequestOp, ITxnRequest, ITxnResponse, Namespace } from 'etcd3'
+import type { IDeleteRangeRequest, IKeyValue, IRangeRequest, IRangeResponse, IRequestOp, ITxnRequest, ITxnResponse, Namespace } from 'etcd3'
 import { ConfigError } from '../lib/errors.js'
 import type {
   BatchStore, CommitOptions, ExpiryWatchStore, FoundEntry, TouchStore, UserIndexStore, VersionedEntry, VersionedStore,
@@ -11,6 +11,8 @@ import {
 import { watchEtcdExpiry } from './etcd-expiry.js'
 import { LeaseBuckets, isLeaseNotFound } from './etcd-leases.js'
 import { validateOptions, type EtcdStoreOptions } from './etcd-options.js'
+import { isRetryable } from './etcd-retryable.js'
+import { retrying, type RetryPolicy } from './retry.js'
 
 export type { EtcdStoreOptions } from './etcd-options.js'
 
@@ -61,6 +63,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
   readonly #ns: Buffer
   readonly #now: () => number
   readonly #timeout: number
+  readonly #retry: RetryPolicy
   readonly #pageSize: number
   readonly #users: Buffer
   readonly #watches = new Set<() => Promise<void>>()
@@ -78,6 +81,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     this.#ns = client.prefix ?? Buffer.alloc(0)
     this.#now = o.now
     this.#timeout = o.timeout
+    this.#retry = { window: o.retryWindow, retryable: isRetryable }
     this.#pageSize = o.pageSize
     this.#users = Buffer.from(o.userNamespace, 'utf8')
     this.leases = new LeaseBuckets(o.leaseBucket, o.now, async (ttl) => {
@@ -86,13 +90,18 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     })
   }
 
+  /** The `retryWindow` in effect, in ms. */
+  get retryWindow(): number {
+    return this.#retry.window
+  }
+
   async find(key: string): Promise<Uint8Array | undefined> {
     return (await this.findVersioned(key))?.data
   }
 
   async findVersioned(key: string): Promise<VersionedEntry | undefined> {
     const k = toKey(this.#ns, key)
-    const res = await this.#client.kv.range(withSidecars(k), this.#call())
+    const res = await this.#range(withSidecars(k))
     const entry = this.#live(res.kvs, k)
     if (entry === undefined) return undefined
     return { data: entry.data, version: entry.version, expiry: new Date(entry.expiry) }
@@ -119,8 +128,13 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
       const res = await this.#txn(expiry.getTime(), (lease) => ({
         compare: [{ key: versionKey(k), target: 'Value', result: 'Equal', value: token }],
         success: this.#write(k, data, expiry, lease, next, true, forward),
+        // Read back on failure: our own version there means an earlier attempt of this
+        // commit landed and only its answer was lost (a retry), not a conflict.
+        failure: [{ request_range: { key: versionKey(k) } }],
       }))
-      return res.succeeded ? next : null
+      if (res.succeeded) return next
+      const stored = res.responses[0]?.response_range.kvs[0]?.value
+      return stored !== undefined && stored.equals(versionBytes(next) ?? Buffer.alloc(0)) ? next : null
     }
     // Create only if absent: one transaction, which also reads what is there.
     const res = await this.#txn(expiry.getTime(), (lease) => ({
@@ -130,7 +144,9 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     }))
     if (res.succeeded) return next
     // Present but past its exact expiry (its lease not yet run out): counts as absent.
+    // Holding our own version: an earlier attempt of this commit landed (a retry).
     const there = this.#entry(res.responses[0]?.response_range.kvs ?? [], k)
+    if (there?.version === next) return next
     if (there === undefined || there.expiry > this.#now()) return null
     const retry = await this.#txn(expiry.getTime(), (lease) => ({
       compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: there.modRevision }],
@@ -142,7 +158,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
   /** Two round trips (read, then a transaction guarded by the read's mod_revision). */
   async touch(key: string, expiry: Date): Promise<void> {
     const k = toKey(this.#ns, key)
-    const res = await this.#client.kv.range(withSidecars(k), this.#call())
+    const res = await this.#range(withSidecars(k))
     const entry = this.#live(res.kvs, k)
     if (entry === undefined) return
     const token = versionBytes(entry.version)
@@ -154,7 +170,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
   }
 
   async delete(key: string): Promise<void> {
-    await this.#client.kv.deleteRange(withSidecars(toKey(this.#ns, key)), this.#call())
+    await this.#deleteRange(withSidecars(toKey(this.#ns, key)))
   }
 
   /** Pages of `pageSize` keys, all read at the first page's revision (a snapshot). */
@@ -165,7 +181,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     let revision: string | undefined
     for (;;) {
       const req = { key: from, range_end: end, limit: this.#pageSize, revision }
-      const res = await this.#client.kv.range(req, this.#call())
+      const res = await this.#range(req)
       revision ??= res.header.revision
       const now = this.#now()
       for (const kv of res.kvs) {
@@ -192,7 +208,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
 
   async listUser(user: string): Promise<string[]> {
     const start = this.#member(user, '')
-    const res = await this.#client.kv.range({ key: start, range_end: rangeEnd(start) }, this.#call())
+    const res = await this.#range({ key: start, range_end: rangeEnd(start) })
     const now = this.#now()
     const live: string[] = []
     const expired: IRequestOp[] = []
@@ -202,12 +218,12 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
       else expired.push({ request_delete_range: { key: kv.key } })
     }
     // Their lease removes them within a bucket anyway; pruning now keeps lists short.
-    if (expired.length > 0) await this.#client.kv.txn({ success: expired }, this.#call())
+    if (expired.length > 0) await this.#plainTxn({ success: expired })
     return live
   }
 
   async removeFromUser(user: string, key: string): Promise<void> {
-    await this.#client.kv.deleteRange({ key: this.#member(user, key) }, this.#call())
+    await this.#deleteRange({ key: this.#member(user, key) })
   }
 
   /**
@@ -220,7 +236,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
     await Promise.all(
       chunks(unique, TXN_OPS).map(async (chunk) => {
         const ks = chunk.map((key) => toKey(this.#ns, key))
-        const res = await this.#client.kv.txn({ success: ks.map((k) => ({ request_range: withSidecars(k) })) }, this.#call())
+        const res = await this.#plainTxn({ success: ks.map((k) => ({ request_range: withSidecars(k) })) })
         chunk.forEach((key, i) => {
           const entry = this.#live(res.responses[i]?.response_range.kvs ?? [], ks[i] as Buffer)
           if (entry !== undefined) found.set(key, { data: entry.data, version: entry.version, expiry: new Date(entry.expiry) })
@@ -240,7 +256,7 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
       ops.push({ request_delete_range: withSidecars(toKey(this.#ns, key)) })
       if (user !== undefined) ops.push({ request_delete_range: { key: this.#member(user, key) } })
     }
-    await Promise.all(chunks(ops, TXN_OPS).map((success) => this.#client.kv.txn({ success }, this.#call())))
+    await Promise.all(chunks(ops, TXN_OPS).map((success) => this.#plainTxn({ success })))
   }
 
   /**
@@ -326,16 +342,32 @@ export class EtcdStore implements VersionedStore, TouchStore, UserIndexStore, Ba
    * expiry is past). A lease etcd no longer knows is re-granted once, then it fails.
    */
   async #txn(expiry: number, build: (lease: string) => ITxnRequest): Promise<ITxnResponse> {
-    for (let attempt = 0; ; attempt++) {
-      const past = expiry <= this.#now()
-      const granted = past ? Promise.resolve('') : this.leases.lease(expiry)
-      const lease = await granted
-      try {
-        return await this.#client.kv.txn(build(lease), this.#call())
-      } catch (err) {
-        if (attempt > 0 || past || !isLeaseNotFound(err)) throw err
-        this.leases.forget(expiry, granted)
+    return retrying(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const past = expiry <= this.#now()
+        const granted = past ? Promise.resolve('') : this.leases.lease(expiry)
+        const lease = await granted
+        try {
+          return await this.#client.kv.txn(build(lease), this.#call())
+        } catch (err) {
+          if (attempt > 0 || past || !isLeaseNotFound(err)) throw err
+          this.leases.forget(expiry, granted)
+        }
       }
-    }
+    }, this.#retry)
+  }
+
+  // The etcd calls, each retried within the window. All are idempotent: reads, deletes,
+  // and transactions that either write unconditionally or read back on failure.
+  #range(req: IRangeRequest): Promise<IRangeResponse> {
+    return retrying(() => this.#client.kv.range(req, this.#call()), this.#retry)
+  }
+
+  #plainTxn(req: ITxnRequest): Promise<ITxnResponse> {
+    return retrying(() => this.#client.kv.txn(req, this.#call()), this.#retry)
+  }
+
+  #deleteRange(req: IDeleteRangeRequest): Promise<unknown> {
+    return retrying(() => this.#client.kv.deleteRange(req, this.#call()), this.#retry)
   }
 }

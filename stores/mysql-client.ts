@@ -7,6 +7,7 @@
 import type { Pool, PoolCluster, PoolConnection } from 'mysql2'
 import type { Pool as PromisePool, PoolCluster as PromisePoolCluster } from 'mysql2/promise'
 import { StoreError } from '../lib/errors.js'
+import { retrying } from './retry.js'
 
 /** What `MySQLStore` accepts: a mysql2 `Pool` or `PoolCluster`, either flavour. */
 export type MySQLDatabase = Pool | PoolCluster | PromisePool | PromisePoolCluster
@@ -70,10 +71,6 @@ const TRANSIENT = new Set([
   'POOL_NONEONLINE',
 ])
 
-// Pauses between attempts: 50 ms, doubling, at most 500 ms.
-const RETRY_PAUSE = 50
-const RETRY_PAUSE_MAX = 500
-
 /** The mysql2 error code of `err` (`ER_DUP_ENTRY`, `ECONNREFUSED`, …), if any. */
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
@@ -125,28 +122,14 @@ export class MySQLClient {
 
   /**
    * Run `sql`; when an attempt fails with an error `retry` accepts, run it again on a
-   * fresh connection (with a PoolCluster, the next node): once at once, then with a
+   * fresh connection (with a PoolCluster, the next node): once after 50 ms, then with a
    * growing pause for as long as the retry window, counted from the first attempt, lasts.
    */
-  async run(
-    sql: string,
-    values: SqlValue[] = [],
-    retry: (err: unknown) => boolean = isTransient,
-  ): Promise<unknown> {
-    const started = Date.now()
-    let pause = RETRY_PAUSE
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.query(sql, values)
-      } catch (err) {
-        if (!retry(err) || (attempt > 0 && Date.now() + pause - started > this.#window)) throw err
-      }
-      // A killed server drops all its connections at once; pausing lets the pool see
-      // them close, so the retry gets a live connection (or, in a cluster, a live node).
-      // A cluster without a primary component (1047) needs seconds: the pause grows.
-      await new Promise((resolve) => setTimeout(resolve, pause))
-      pause = Math.min(pause * 2, RETRY_PAUSE_MAX)
-    }
+  run(sql: string, values: SqlValue[] = [], retry: (err: unknown) => boolean = isTransient): Promise<unknown> {
+    // A killed server drops all its connections at once; pausing lets the pool see
+    // them close, so the retry gets a live connection (or, in a cluster, a live node).
+    // A cluster without a primary component (1047) needs seconds: the pause grows.
+    return retrying(() => this.query(sql, values), { window: this.#window, retryable: retry, always: 1 })
   }
 
   /**

@@ -5,6 +5,7 @@
  * creates, ends or reconfigures the pool.
  */
 import type { Pool, PoolClient, QueryResult } from 'pg'
+import { retrying } from './retry.js'
 
 /** A parameter the store passes to a statement. */
 export type SqlValue = string | number | Buffer | null | readonly string[]
@@ -18,9 +19,6 @@ export type Runner = (text: string, values?: SqlValue[]) => Promise<QueryResult>
 // (a constraint, a type) is never retried.
 const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006'])
 const TRANSIENT_MESSAGES = /Connection terminated|connection (was )?(closed|ended)|Client has encountered a connection error/i
-
-const RETRY_PAUSE = 50
-const RETRY_PAUSE_MAX = 500
 
 /** The pg or socket error code of `err` (`23505`, `ECONNREFUSED`, …), if any. */
 export function errorCode(err: unknown): string | undefined {
@@ -58,18 +56,8 @@ export class PostgresClient {
    * failed connection, so the retry gets a fresh one): once after 50 ms, then with a
    * growing pause while the retry window, counted from the first attempt, lasts.
    */
-  async run(text: string, values: SqlValue[] = []): Promise<QueryResult> {
-    const started = Date.now()
-    let pause = RETRY_PAUSE
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#pool.query({ text, values, ...this.#limit() })
-      } catch (err) {
-        if (!isTransient(err) || (attempt > 0 && Date.now() + pause - started > this.#window)) throw err
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause))
-      pause = Math.min(pause * 2, RETRY_PAUSE_MAX)
-    }
+  run(text: string, values: SqlValue[] = []): Promise<QueryResult> {
+    return retrying(() => this.#pool.query({ text, values, ...this.#limit() }), { window: this.#window, retryable: isTransient, always: 1 })
   }
 
   /**

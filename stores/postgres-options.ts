@@ -4,6 +4,7 @@
  * library's one format (`invalid PostgresStore options: option pageSize: expected …`).
  */
 import { z } from 'zod'
+import { retryWindowOption } from './retry.js'
 import { MAX_TIMER_MS } from '../lib/config.js'
 import { functionOption, parseOptions, wholeOption } from '../lib/options.js'
 
@@ -78,7 +79,7 @@ const schema = z.strictObject({
   cleanupBatch: wholeOption(1, 100_000, 500),
   pageSize: wholeOption(1, 10_000, 100),
   queryTimeout: wholeOption(0, MAX_TIMER_MS, 5000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
-  retryWindow: wholeOption(0, MAX_TIMER_MS, 0, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  retryWindow: retryWindowOption(0),
   maxDataSize: wholeOption(1, 1024 ** 3 - 1, 16 * 1024 * 1024, 'a whole number of bytes below 1 GiB (the bytea limit)'),
   now: functionOption<() => number>().default(() => Date.now),
   onCleanupError: functionOption<(err: unknown) => void>().default(() => () => {}),

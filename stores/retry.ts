@@ -30,7 +30,7 @@ const PAUSE_MAX = 500
 /**
  * `call(0)`; when it rejects with an error `policy.retryable` accepts, `call(1)`,
  * `call(2)`… after growing pauses while the window lasts, counted from the first
- * attempt (an attempt is never started after the window has closed). Rejects with the
+ * attempt (the last one starts as the window closes, never after). Rejects with the
  * last attempt's error. `attempt` tells the call it is a retry, so a write whose
  * acknowledgement may have been lost can look for its own effect first.
  *
@@ -44,13 +44,15 @@ export async function retrying<T>(call: (attempt: number) => Promise<T>, policy:
   const always = policy.always ?? 0
   let pause = PAUSE
   for (let attempt = 0; ; attempt++) {
+    let left: number
     try {
       return await call(attempt)
     } catch (err) {
-      const more = attempt < always || Date.now() + pause - started <= policy.window
-      if (!more || !policy.retryable(err)) throw err
+      left = policy.window - (Date.now() - started)
+      if ((left <= 0 && attempt >= always) || !policy.retryable(err)) throw err
     }
-    await sleep(pause)
+    // The last pause is cut short so that the last attempt starts as the window closes.
+    await sleep(attempt < always ? pause : Math.min(pause, left))
     pause = Math.min(pause * 2, PAUSE_MAX)
   }
 }
