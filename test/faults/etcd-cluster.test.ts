@@ -43,18 +43,16 @@ t.teardown(up)
 
 t.test('etcd leader SIGKILLed under 200 browsers: no failed request, nothing lost or doubled', async (t) => {
   await up()
-  // Each attempt's deadline well inside the 4 s retry window: a call sent to a follower
-  // during the election can hang until its deadline; with docs/stores/etcd.md's 3 s
-  // those deadlines all expire ~3 s after the kill, open the circuit breakers of both
-  // live members at once (three consecutive failures each), and the calls still
-  // retrying find every member's circuit open until their window ends (5 and 13 failed
-  // requests in 2 of 2 runs; 0 in 2 runs with 1.5 s). storeTimeout stays the
-  // default 5 s, above the window.
+  // The store's defaults: each attempt's deadline (1.5 s) well inside the 4 s retry
+  // window. A call sent to a follower during the election can hang until its deadline;
+  // with a 3 s deadline those all expired ~3 s after the kill, opened the circuit
+  // breakers of both live members at once (three consecutive failures each), and the
+  // calls still retrying found every member's circuit open until their window ended (5
+  // and 13 failed requests in 2 of 2 runs). storeTimeout is the default 5 s.
   const cfg: FaultAppConfig = {
     kind: 'etcd-cluster',
     prefix: `fault-${randomBytes(4).toString('hex')}:`,
     storeTimeout: 5000,
-    storeOptions: { timeout: 1500 },
   }
   const apps = await startFaultApps(t, cfg)
   const victim = await leader()

@@ -4,7 +4,7 @@
  * browsers reading and writing their own sessions, the primary SIGKILLed 3 s in and
  * restarted as a replica by the up script (as a supervisor would) while the load goes
  * on: no request may fail, no acknowledged write may be lost or applied twice. With the
- * docs' `waitReplicas: 1` and the group's one replica gone, writes cannot be
+ * `waitReplicas: 1` and the group's one replica gone, writes cannot be
  * acknowledged until it is back: there, reads must all be served and only those writes
  * fail. Then a fault that outlasts any retry window — both data nodes SIGSTOPped for
  * longer than storeTimeout — must give clean, bounded 500s, and the same apps serve
@@ -30,9 +30,9 @@ const config = (storeOptions: Record<string, unknown>, storeTimeout = STORE_TIME
   storeTimeout,
   storeOptions,
 })
-// A durable commit retried to the end of the window (4 s) still waits for its WAIT,
-// grouped behind another (2 × waitTimeout): storeTimeout must leave it that time.
-const DURABLE_TIMEOUT = 4000 + 2 * 500 + 1500
+// A durable commit retried to the end of the window (the default 5 s) still waits for
+// its WAIT, grouped behind another (2 × waitTimeout): storeTimeout must leave it that time.
+const DURABLE_TIMEOUT = 5000 + 2 * 500 + 1500
 
 /** Kill the current primary of `cfg`'s apps under the load; the up script restarts it as a replica meanwhile. */
 async function failover(t: Test, cfg: FaultAppConfig, duration = 12_000) {
@@ -66,7 +66,7 @@ t.test('Sentinel failover under 200 browsers: no failed request, nothing lost or
 // shortfall is never retried (the primary has the write): those writes fail by design.
 // What must hold: reads are all served, the only failures are those writes, each
 // bounded, nothing lost or applied twice, and writes are acknowledged again after.
-t.test('Sentinel failover with waitReplicas: 1 (the docs\' example): reads all served, only writes without a replica fail', async (t) => {
+t.test('Sentinel failover with waitReplicas: 1 and one replica: reads all served, only writes without a replica fail', async (t) => {
   const { load, back } = await failover(t, config({ waitReplicas: 1, waitTimeout: 500 }, DURABLE_TIMEOUT), 15_000)
   console.log(summary('redis sentinel failover, waitReplicas: 1', load, back))
   details(t, load, back)

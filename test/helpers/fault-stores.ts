@@ -77,7 +77,7 @@ export async function faultStore(config: FaultStoreConfig): Promise<FaultStore> 
           global: retry(recoverable, { maxAttempts: 3 }),
         },
       })
-      const store = new EtcdStore(client, { timeout: 3000, ...options })
+      const store = new EtcdStore(client, options)
       return { store, close: async () => (await store.close(), client.close()) }
     }
     case 'galera': {
