@@ -9,7 +9,6 @@
  * retried writes idempotent (a versioned commit recognises its own version, see
  * `attempt` below).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { MAX_TIMER_MS } from '../lib/config.js'
 import { wholeNumber } from '../lib/options.js'
 
@@ -52,7 +51,8 @@ export async function retrying<T>(call: (attempt: number) => Promise<T>, policy:
       if ((left <= 0 && attempt >= always) || !policy.retryable(err)) throw err
     }
     // The last pause is cut short so that the last attempt starts as the window closes.
-    await sleep(attempt < always ? pause : Math.min(pause, left))
+    const wait = attempt < always ? pause : Math.min(pause, left)
+    await new Promise((resolve) => setTimeout(resolve, wait))
     pause = Math.min(pause * 2, PAUSE_MAX)
   }
 }

@@ -30,7 +30,7 @@ t.test('lib imports no framework, client or store but memory', async (t) => {
 })
 
 /** Store modules shared by several stores: they import no client, so any store may use them. */
-const sharedStoreModules = ['./sql-cleanup.js']
+const sharedStoreModules = ['./sql-cleanup.js', './retry.js']
 
 t.test('stores import lib and their own client only', async (t) => {
   const shared = imports('stores').filter(({ file }) => sharedStoreModules.includes(`./${file.split('/')[1]?.replace(/\.ts$/, '.js')}`))
