@@ -361,13 +361,14 @@ export class Lifecycle {
     ), ctx)
   }
 
-  async #call<T>(operation: string, pending: Promise<T>): Promise<T> {
-    try {
-      return await this.#deadlines.race(pending, () => new StoreError(this.name, operation, { timeout: true }))
-    } catch (err) {
-      throw err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
-    }
+  #call<T>(operation: string, pending: Promise<T>): Promise<T> {
+    return this.#deadlines.race(pending, this.#timedOut, operation, this.#failed)
   }
+
+  /** A store call's timeout and failure, made once (see Deadlines.race). */
+  readonly #timedOut = (operation: string): StoreError => new StoreError(this.name, operation, { timeout: true })
+  readonly #failed = (err: unknown, operation: string): unknown =>
+    err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
 
   /** The expiry a record written now carries: idle timeout, capped by the deadline. */
   expiryAt(now: number, deadline: number): number {
