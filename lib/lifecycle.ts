@@ -96,6 +96,8 @@ export class Lifecycle {
     return isToken(token) ? token : undefined
   }
 
+  readonly #toWire = (token: string): string => this.toWire(token)
+
   /** What travels in the cookie or header for `token`. */
   toWire(token: string): string {
     return this.signer === undefined ? token : this.signer.sign(token)
@@ -303,7 +305,7 @@ export class Lifecycle {
       this.events.storeError(err, 'commit')
       return NO_HEADERS
     }
-    return sessionHeaders(result, this.config, session.request, (t) => this.toWire(t))
+    return sessionHeaders(result, this.config, session.request, this.#toWire)
   }
 
   /**
