@@ -52,7 +52,7 @@ export class Lifecycle {
   readonly chain = new CommitChain()
   readonly name: string
   /** Runs after every successful save (the user index hooks in here). */
-  afterSave: ((session: SessionState, key: string) => Promise<void>) | undefined
+  afterSave: ((session: SessionState, key: string) => Promise<void> | undefined) | undefined
   /** Runs after a stored session was deleted by `destroy` (the user index hooks in here). */
   afterDestroy: ((session: SessionState, key: string) => Promise<void>) | undefined
   /** Set when tokens are signed in transit. */
@@ -223,7 +223,8 @@ export class Lifecycle {
     session.storeKey = sealed
     session.expiry = expiry
     this.#report(session, sealed, stats, undefined)
-    if (this.afterSave !== undefined) await this.afterSave(session, sealed)
+    const indexed = this.afterSave?.(session, sealed)
+    if (indexed !== undefined) await indexed
     return this.#result(session, sealed)
   }
 
@@ -296,16 +297,15 @@ export class Lifecycle {
     return this.#endWithCommit(session)
   }
 
-  async #endWithCommit(session: SessionState): Promise<SessionHeaders> {
-    let result: CommitResult
-    try {
-      result = await this.commit(session)
-    } catch (err) {
-      if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
-      this.events.storeError(err, 'commit')
-      return NO_HEADERS
-    }
-    return sessionHeaders(result, this.config, session.request, this.#toWire)
+  #endWithCommit(session: SessionState): Promise<SessionHeaders> {
+    return this.commit(session).then(
+      (result) => sessionHeaders(result, this.config, session.request, this.#toWire),
+      (err: unknown) => {
+        if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
+        this.events.storeError(err, 'commit')
+        return NO_HEADERS
+      },
+    )
   }
 
   /**
@@ -454,7 +454,9 @@ export class Lifecycle {
       else await this.#graceCopy(session, old, grace)
     }
     this.#report(session, saved, stats, outcome === 'saved' ? old : undefined)
-    if (this.afterSave !== undefined) await this.afterSave(session, saved)
+    // Awaited only when there is index work: an await of nothing still costs a promise.
+    const indexed = this.afterSave?.(session, saved)
+    if (indexed !== undefined) await indexed
     return outcome === 'saved' ? this.#result(session, token) : { action: 'none' }
   }
 
