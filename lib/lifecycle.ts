@@ -13,7 +13,7 @@ import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
 import { schemaGuard, type ValueGuard } from './schema-guard.js'
-import { SessionState } from './session.js'
+import { NO_VALUES, SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
 import { generateToken, hashToken, isToken } from './token.js'
@@ -112,7 +112,7 @@ export class Lifecycle {
   fresh(): SessionState {
     const now = this.config.now()
     const deadline = now + this.config.lifetime
-    return this.#state({ created: now, deadline, expiry: this.expiryAt(now, deadline), values: new Map() })
+    return this.#state({ created: now, deadline, expiry: this.expiryAt(now, deadline), values: NO_VALUES as Map<string, unknown> })
   }
 
   /**

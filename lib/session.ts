@@ -24,6 +24,13 @@ export type Change =
   | { op: 'persist'; value: boolean }
   | { op: 'user'; value: string | undefined; meta?: Record<string, unknown> | undefined; login?: number | undefined }
 
+/**
+ * The values of a session that has none yet, shared by every fresh session and never
+ * changed: the first change copies it away (`#own`), as it copies a loaded session's.
+ * An anonymous request allocated a Map it never used (0.4 KB of its 8 KB).
+ */
+export const NO_VALUES: ReadonlyMap<string, unknown> = new Map()
+
 /** @internal The state behind a {@link Session}: owned by the lifecycle, never exported by the package. */
 // Assigned in Session's static block: the one way into its private state.
 // eslint-disable-next-line prefer-const
