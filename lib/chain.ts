@@ -1,5 +1,8 @@
 import type { SessionRecord } from './codec.js'
 
+/** The tail of a chain goes on after a failed task (made once, not per task). */
+const ignore = (): undefined => undefined
+
 /** The newest state of a key this process knows of; `record: null` = deleted. */
 export interface Latest {
   seq: number
@@ -67,7 +70,7 @@ export class CommitChain {
     const link = this.#links.get(key)
     if (link === undefined) return task()
     const result = link.tail.then(task, task)
-    link.tail = result.catch(() => undefined)
+    link.tail = result.catch(ignore)
     return result
   }
 }

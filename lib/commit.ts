@@ -129,10 +129,10 @@ export class Commits {
       }
       const group = [me]
       this.#waiting.set(key, group)
-      void this.life.chain.run(key, async () => {
+      void this.life.chain.run(key, () => {
         // The turn has come: later arrivals form the next group, behind this write.
         if (this.#waiting.get(key) === group) this.#waiting.delete(key)
-        await this.#writeGroup(group, key)
+        return this.#writeGroup(group, key)
       })
     })
   }

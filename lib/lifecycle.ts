@@ -437,12 +437,13 @@ export class Lifecycle {
     const token = this.ensureToken(session)
     const key = session.storeKey as string
     const stats = this.#stats(session)
-    if (traced(commitChannel)) stats.id = sessionId(key)
+    const tracing = traced(commitChannel)
+    if (tracing) stats.id = sessionId(key)
     const old = session.renewedFrom
     const commits = this.#commits
     const outcome = commits === undefined
       ? await this.chain.run(key, () => traceCommit(stats, () => this.#writeUnversioned(session, key, stats)))
-      : await traceCommit(stats, () => commits.save(session, stats))
+      : await (tracing ? traceCommit(stats, () => commits.save(session, stats)) : commits.save(session, stats))
     // Destroyed elsewhere while this request ran: it stays so. Followed a parallel
     // renewal: saved under the renewed key, whose cookie that request sends. Either
     // way the cookie is left alone: the browser may already hold a newer one.

@@ -60,7 +60,8 @@ class ResponseHeaders implements HeaderTarget {
  * as failed. A request that already ended is not touched (the end is idempotent).
  */
 export function endOnClose(host: Pick<ServeHost, 'end'>, res: ServerResponse, session: Session): void {
-  res.once('close', () => {
+  // `on`, not `once`: a response closes once, and once's wrapper and its state were two more objects per request.
+  res.on('close', () => {
     const out = host.end(session, true)
     if (out instanceof Promise) out.catch(() => {})
   })
