@@ -4,6 +4,12 @@
 #   sentinels  127.0.0.1:26380-26382, master name "sessions", quorum 2,
 #              down-after 1000 ms, failover-timeout 5000 ms
 # Files: /tmp/session-manager/redis-sentinel/<port>{.conf,.log,.pid,/}.
+# Another group (the failover soak's, bench/soak/sentinel.ts) from the environment, the
+# defaults being the test suite's group above:
+#   REDIS_SENTINEL_NODES="6380 6381"  data node ports, the first one the initial primary
+#   REDIS_SENTINEL_PORTS="26380 26381 26382"  sentinel ports (quorum 2)
+#   REDIS_SENTINEL_NAME=sessions  master name;  REDIS_SENTINEL_GROUP=sentinel  files
+#   under /tmp/session-manager/redis-<group>/
 # Idempotent: a healthy group exits at once, whichever node is primary (a failover test
 # leaves the roles swapped, and that is healthy). A dead node (e.g. SIGKILLed by a
 # test) is restarted as a replica of the primary the sentinels name; a dead sentinel
@@ -12,16 +18,22 @@
 # Reset everything: kill the PIDs in the *.pid files, remove the directory.
 set -u
 . "$(dirname "$0")/lib-redis.sh"
-NODES="6380 6381"
-SENTINELS="26380 26381 26382"
-NAME=sessions
-DIR="$REDIS_ROOT/redis-sentinel"
+NODES=${REDIS_SENTINEL_NODES:-6380 6381}
+SENTINELS=${REDIS_SENTINEL_PORTS:-26380 26381 26382}
+NAME=${REDIS_SENTINEL_NAME:-sessions}
+GROUP=${REDIS_SENTINEL_GROUP:-sentinel}
+DIR="$REDIS_ROOT/redis-$GROUP"
+FIRST=${NODES%% *}
+OTHER_SENTINELS=$(($(echo $SENTINELS | wc -w) - 1))
+LABEL="sentinels $(echo $SENTINELS | tr ' ' ,), master name $NAME"
 
 # The primary the sentinel on PORT names, as a port.
 named_by() { rcli "$1" sentinel get-master-addr-by-name "$NAME" | sed -n 2p; }
 # One field of SENTINEL MASTER as seen by the sentinel on PORT.
 master_field() { rcli "$1" sentinel master "$NAME" | paste - - | tr -d '\r' | awk -v k="$2" '$1 == k { print $2 }'; }
-other_node() { [ "$1" = 6380 ] && echo 6381 || echo 6380; }
+is_node() { case " $NODES " in *" $1 "*) [ -n "$1" ] ;; *) false ;; esac; }
+# The data nodes other than PORT (the replicas, when PORT is the primary).
+others_of() { local n; for n in $NODES; do [ "$n" = "$1" ] || echo "$n"; done; }
 
 healthy() {
   local s primary="" m replica
@@ -30,32 +42,33 @@ healthy() {
     [ -n "$m" ] && { [ -z "$primary" ] || [ "$primary" = "$m" ]; } || return 1
     primary=$m
     [ "$(master_field "$s" flags)" = master ] || return 1
-    [ "$(master_field "$s" num-other-sentinels)" = 2 ] || return 1
+    [ "$(master_field "$s" num-other-sentinels)" = "$OTHER_SENTINELS" ] || return 1
   done
-  case $primary in 6380 | 6381) ;; *) return 1 ;; esac
-  replica=$(other_node "$primary")
-  [ "$(info_field "$primary" replication role)" = master ] &&
+  is_node "$primary" || return 1
+  [ "$(info_field "$primary" replication role)" = master ] || return 1
+  for replica in $(others_of "$primary"); do
     [ "$(info_field "$replica" replication role)" = slave ] &&
-    [ "$(info_field "$replica" replication master_port)" = "$primary" ] &&
-    [ "$(info_field "$replica" replication master_link_status)" = up ]
+      [ "$(info_field "$replica" replication master_port)" = "$primary" ] &&
+      [ "$(info_field "$replica" replication master_link_status)" = up ] || return 1
+  done
 }
 
 # The current primary: what a sentinel says, else a live node in the master role,
-# else the last one a sentinel wrote into its config, else 6380.
+# else the last one a sentinel wrote into its config, else the first node.
 current_primary() {
   local s n m
   for s in $SENTINELS; do
     m=$(named_by "$s")
-    case $m in 6380 | 6381) echo "$m"; return ;; esac
+    is_node "$m" && { echo "$m"; return; }
   done
   for n in $NODES; do
     [ "$(info_field "$n" replication role)" = master ] && { echo "$n"; return; }
   done
   for s in $SENTINELS; do
     m=$(sed -n "s/^sentinel monitor $NAME 127.0.0.1 \([0-9]*\) .*/\1/p" "$DIR/$s.conf" 2>/dev/null)
-    case $m in 6380 | 6381) echo "$m"; return ;; esac
+    is_node "$m" && { echo "$m"; return; }
   done
-  echo 6380
+  echo "$FIRST"
 }
 
 primary_moved_from() { [ "$(current_primary)" != "$1" ]; }
@@ -83,7 +96,7 @@ EOF
 }
 
 if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && healthy; then
-  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replica, sentinels 26380-26382 (healthy)"
+  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replicas, $LABEL (healthy)"
   exit 0
 fi
 
@@ -99,9 +112,10 @@ fi
 mkdir -p "$DIR"
 
 primary=$(current_primary)
-# The named primary is dead but its replica lives: let the sentinels promote the
-# replica rather than restart the primary empty (it would wipe the replica's copy).
-if ! rping "$primary" && rping "$(other_node "$primary")"; then
+# The named primary is dead but a replica lives: let the sentinels promote a
+# replica rather than restart the primary empty (it would wipe the replicas' copy).
+replica_alive() { local n; for n in $(others_of "$1"); do rping "$n" && return 0; done; return 1; }
+if ! rping "$primary" && replica_alive "$primary"; then
   echo "up-redis-sentinel: primary $primary is down; waiting for the sentinels to fail over"
   wait_until 20 primary_moved_from "$primary"
   primary=$(current_primary)
@@ -109,9 +123,9 @@ fi
 for n in $NODES; do
   rping "$n" && continue
   if [ "$n" = "$primary" ]; then
-    start_node "$n" sentinel </dev/null
+    start_node "$n" "$GROUP" </dev/null
   else
-    echo "replicaof 127.0.0.1 $primary" | start_node "$n" sentinel
+    echo "replicaof 127.0.0.1 $primary" | start_node "$n" "$GROUP"
   fi
 done
 for s in $SENTINELS; do
@@ -119,8 +133,8 @@ for s in $SENTINELS; do
 done
 
 if wait_until 30 healthy; then
-  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replica, sentinels 26380-26382 (healthy)"
+  echo "redis sentinel: primary 127.0.0.1:$(current_primary), replicas, $LABEL (healthy)"
   exit 0
 fi
-show_logs sentinel $NODES $SENTINELS
+show_logs "$GROUP" $NODES $SENTINELS
 die "the sentinel group did not become healthy within 30 s"

@@ -12,6 +12,7 @@ import { Etcd3 } from 'etcd3'
 import { EtcdStore } from '../../stores/etcd.js'
 import { isRetryable } from '../../stores/etcd-retryable.js'
 import { etcdClient } from '../helpers/etcd.js'
+import { retrySuite, settle } from '../helpers/retry-suite.js'
 import { tcpProxy } from '../helpers/tcp-proxy.js'
 import { reachable } from '../helpers/service.js'
 
@@ -30,42 +31,12 @@ t.teardown(() => direct.delete().prefix(prefix))
 const later = () => new Date(Date.now() + 120_000)
 const bytes = (s: string) => Buffer.from(s)
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString())
-const settle = async <T>(work: Promise<T>) => {
-  const begin = Date.now()
-  try {
-    return { value: await work, ms: Date.now() - begin }
-  } catch (err) {
-    return { error: err as Error, ms: Date.now() - begin }
-  }
-}
+const reader = new EtcdStore(direct.namespace(prefix))
 
-t.test('calls made while the connection is cut succeed once it is back within the window', async (t) => {
-  const store = new EtcdStore(ns, { timeout: 1000 })
-  await store.commit('a', bytes('one'), later())
-  const v = (await store.findVersioned('a'))?.version
-  proxy.cut()
-  const calls = {
-    find: settle(store.find('a')),
-    commit: settle(store.commit('b', bytes('two'), later())),
-    commitIfVersion: settle(store.commitIfVersion('a', bytes('three'), later(), v)),
-    fresh: settle(store.commitIfVersion('c', bytes('four'), later(), undefined)),
-    addToUser: settle(store.addToUser('u', 'a', later())),
-    findMany: settle(store.findMany(['a', 'b'])),
-    delete: settle(store.delete('gone')),
-  }
-  await sleep(1500)
-  proxy.restore()
-  const results = Object.fromEntries(await Promise.all(Object.entries(calls).map(async ([k, p]) => [k, await p] as const)))
-  for (const [name, r] of Object.entries(results)) {
-    t.notOk(r.error, `${name} succeeded (${r.ms} ms)${r.error ? `: ${r.error.message}` : ''}`)
-    t.ok(r.ms >= 1400 && r.ms < 4500, `${name} waited for the connection, within the window (${r.ms} ms)`)
-  }
-  t.equal(text(results.find?.value as Uint8Array), 'one', 'the read answers')
-  t.type(results.commitIfVersion?.value, 'string', 'the versioned commit succeeded')
-  t.type(results.fresh?.value, 'string', 'the new session was created')
-  t.equal(text(await store.find('a')), 'three', 'the versioned commit is stored')
-  t.equal(text(await store.find('b')), 'two', 'the plain commit is stored')
-  t.same(await store.listUser('u'), ['a'], 'the user index has the key')
+retrySuite(t, 'EtcdStore', {
+  store: new EtcdStore(ns, { timeout: 1000 }),
+  proxy,
+  stored: async (key) => text(await reader.find(key)),
 })
 
 t.test('past the window the call rejects, and the store serves again after', async (t) => {
@@ -83,32 +54,6 @@ t.test('past the window the call rejects, and the store serves again after', asy
   await sleep(1100) // the breaker etcd3 opened on the host half-opens
   t.equal(text(await store.find('w')), 'x', 'the same client and store answer once the connection is back')
 })
-
-for (const fresh of [false, true]) {
-  t.test(`a commitIfVersion on ${fresh ? 'no entry (a new session)' : 'a version'} whose answer is lost applies once and answers its own version`, async (t) => {
-    const store = new EtcdStore(ns, { timeout: 1000 })
-    const key = `lost-${String(fresh)}`
-    const at = later()
-    // The lease of `at` is granted, and the connection up, before answers start to be lost.
-    await store.commit(fresh ? `${key}-warm` : key, bytes('before'), at)
-    const expected = fresh ? undefined : (await store.findVersioned(key))?.version
-    proxy.loseReplies()
-    const pending = settle(store.commitIfVersion(key, bytes('after'), at, expected))
-    const directStore = new EtcdStore(direct.namespace(prefix))
-    for (let i = 0; i < 40 && text(await directStore.find(key)) !== 'after'; i++) await sleep(25)
-    t.equal(text(await directStore.find(key)), 'after', 'etcd applied the commit')
-    proxy.cut()
-    await sleep(300)
-    proxy.restore()
-    const r = await pending
-    t.notOk(r.error, `resolved (${r.ms} ms)${r.error ? `: ${r.error.message}` : ''}`)
-    t.type(r.value, 'string', 'with a version, not null (a conflict it caused itself)')
-    const entry = await store.findVersioned(key)
-    t.equal(entry?.version, r.value, 'the version answered is the stored one')
-    t.equal(text(entry?.data), 'after', 'the data is the commit')
-    t.type(await store.commitIfVersion(key, bytes('next'), later(), r.value as string), 'string', 'the next commit on that version succeeds')
-  })
-}
 
 t.test('isRetryable: election and connection errors yes; others no', async (t) => {
   const named = (name: string, message: string) => Object.assign(new Error(message), { name })

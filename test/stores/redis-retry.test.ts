@@ -5,12 +5,13 @@
  * and fail after it; a versioned commit whose reply was lost is applied exactly once
  * and answered with its own version, not reported as a conflict.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisStore, redisClientOptions } from '../../stores/redis.js'
 import { isRetryable } from '../../stores/redis-retryable.js'
+import { retrySuite, settle } from '../helpers/retry-suite.js'
 import { tcpProxy } from '../helpers/tcp-proxy.js'
 import { quiet, reachable } from '../helpers/service.js'
 
@@ -31,42 +32,12 @@ t.teardown(async () => {
 const later = () => new Date(Date.now() + 60_000)
 const bytes = (s: string) => Buffer.from(s)
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString())
-const settle = async <T>(work: Promise<T>) => {
-  const begin = Date.now()
-  try {
-    return { value: await work, ms: Date.now() - begin }
-  } catch (err) {
-    return { error: err as Error, ms: Date.now() - begin }
-  }
-}
 
-t.test('calls made while the connection is cut succeed once it is back within the window', async (t) => {
-  const store = new RedisStore(client, { prefix })
-  await store.commit('a', bytes('one'), later())
-  const v = (await store.findVersioned('a'))?.version
-  proxy.cut()
-  const calls = {
-    find: settle(store.find('a')),
-    commit: settle(store.commit('b', bytes('two'), later())),
-    commitIfVersion: settle(store.commitIfVersion('a', bytes('three'), later(), v)),
-    fresh: settle(store.commitIfVersion('c', bytes('four'), later(), undefined)),
-    addToUser: settle(store.addToUser('u', 'a', later())),
-    findMany: settle(store.findMany(['a', 'b'])),
-    delete: settle(store.delete('gone')),
-  }
-  await sleep(1500)
-  proxy.restore()
-  const results = Object.fromEntries(await Promise.all(Object.entries(calls).map(async ([k, p]) => [k, await p] as const)))
-  for (const [name, r] of Object.entries(results)) {
-    t.notOk(r.error, `${name} succeeded (${r.ms} ms)${r.error ? `: ${r.error.message}` : ''}`)
-    t.ok(r.ms >= 1400 && r.ms < 4500, `${name} waited for the connection, within the window (${r.ms} ms)`)
-  }
-  t.equal(text(results.find?.value as Uint8Array), 'one', 'the read answers')
-  t.type(results.commitIfVersion?.value, 'string', 'the versioned commit succeeded')
-  t.type(results.fresh?.value, 'string', 'the new session was created')
-  t.equal(text(await store.find('a')), 'three', 'the versioned commit is stored')
-  t.equal(text(await store.find('b')), 'two', 'the plain commit is stored')
-  t.same(await store.listUser('u'), ['a'], 'the user index has the key')
+retrySuite(t, 'RedisStore', {
+  store: new RedisStore(client, { prefix }),
+  proxy,
+  stored: async (key) => (await direct.getBuffer(`${prefix}s:${key}`))?.subarray(16).toString(),
+  forward: true,
 })
 
 t.test('past the window the call rejects with the last error, and the store serves again after', async (t) => {
@@ -91,34 +62,6 @@ t.test('retryWindow: 0 never retries: calls fail as the connection fails', async
   t.ok(failed.length > 0, `${failed.length} of 6 reads rejected: ${failed[0]?.error?.message}`)
   t.equal(text(await store.find('z')), 'x', 'served again after')
 })
-
-for (const kind of ['a version', 'no entry (a new session)', 'a forward'] as const) {
-  t.test(`a commitIfVersion on ${kind} whose reply is lost applies once and answers its own version`, async (t) => {
-    const store = new RedisStore(client, { prefix })
-    const key = `lost-${kind.length}`
-    let expected: string | undefined
-    if (kind !== 'no entry (a new session)') {
-      await store.commit(key, bytes('before'), later())
-      expected = (await store.findVersioned(key))?.version
-    }
-    proxy.loseReplies()
-    const pending = settle(store.commitIfVersion(key, bytes('after'), later(), expected, { forward: kind === 'a forward' }))
-    // Redis has applied the commit by now; its reply went nowhere. Then the connection drops.
-    const stored = async () => text((await direct.getBuffer(`${prefix}s:${key}`))?.subarray(16))
-    for (let i = 0; i < 40 && (await stored()) !== 'after'; i++) await sleep(25)
-    t.equal(await stored(), 'after', 'Redis applied the commit')
-    proxy.cut()
-    await sleep(300)
-    proxy.restore()
-    const r = await pending
-    t.notOk(r.error, `resolved (${r.ms} ms)${r.error ? `: ${r.error.message}` : ''}`)
-    t.type(r.value, 'string', 'with a version, not null (a conflict it caused itself)')
-    const entry = await store.findVersioned(key)
-    t.equal(entry?.version, r.value, 'the version answered is the stored one')
-    t.equal(text(entry?.data), 'after', 'the data is the commit')
-    t.type(await store.commitIfVersion(key, bytes('next'), later(), r.value as string), 'string', 'the next commit on that version succeeds')
-  })
-}
 
 t.test('isRetryable: failover and connection errors yes; script, type and conflict errors no', async (t) => {
   const named = (name: string, message: string) => Object.assign(new Error(message), { name })
