@@ -13,7 +13,7 @@ import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
 import { schemaGuard, type ValueGuard } from './schema-guard.js'
-import { NO_VALUES, SessionState } from './session.js'
+import { copyValues, NO_VALUES, SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
 import { generateToken, hashToken, isToken } from './token.js'
@@ -516,7 +516,7 @@ export class Lifecycle {
     session.version = version
     session.seen = record.seen
     session.expiry = record.expiry
-    this.chain.settle(key, version, { ...record, values: new Map(record.values) })
+    this.chain.settle(key, version, { ...record, values: copyValues(record.values) })
   }
 
   /** Encode a record (CodecError on values the codec cannot take; TooLargeError over `maxSize`). */
