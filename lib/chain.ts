@@ -46,6 +46,11 @@ export class CommitChain {
     else this.#links.set(key, { tail: Promise.resolve(), users: 1, latest: undefined })
   }
 
+  /** True while a request holds `key` (else {@link run} runs a task at once). */
+  holds(key: string): boolean {
+    return this.#links.has(key)
+  }
+
   /** A request is done with `key`. */
   release(key: string): void {
     const link = this.#links.get(key)

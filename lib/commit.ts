@@ -120,6 +120,9 @@ export class Commits {
    */
   #queue(session: SessionState, key: string, stats: CommitContext): Promise<Written> {
     if (session.renewedFrom !== undefined) return this.life.chain.run(key, () => this.#writeOne(session, stats, key))
+    // A key nobody holds (a new session's) has no turn to wait for: its group would be
+    // itself alone, formed and taken in this same tick (0.85 KB of a new session's request).
+    if (!this.life.chain.holds(key) && !this.#waiting.has(key)) return this.#writeOne(session, stats, key)
     return new Promise<Written>((done, fail) => {
       const me: Waiting = { session, stats, done, fail }
       const open = this.#waiting.get(key)
