@@ -27,7 +27,7 @@ export type Change =
 /**
  * The values of a session that has none yet, shared by every fresh session and never
  * changed: the first change copies it away (`#own`), as it copies a loaded session's.
- * An anonymous request allocated a Map it never used (0.4 KB of its 8 KB).
+ * An anonymous request allocated a Map it never used (0.2 KB of its 8.1 KB).
  */
 export const NO_VALUES: ReadonlyMap<string, unknown> = new Map()
 
