@@ -19,7 +19,7 @@ healthy() {
       return 1
   done
   # Every primary has its replica attached again (after a restart too).
-  [ "$(rcli 7000 cluster nodes | grep -c ' slave ')" = 3 ] &&
+  [ "$(rcli 7000 cluster nodes | grep -cE ' (myself,)?slave ')" = 3 ] &&
     ! rcli 7000 cluster nodes | grep -qE 'fail|handshake|noaddr'
 }
 

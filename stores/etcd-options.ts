@@ -24,8 +24,11 @@ export interface EtcdStoreOptions {
    */
   userNamespace?: string
   /**
-   * Deadline of every etcd call, in ms (covers the etcd3 client's own retries);
-   * 0 leaves it to the client's options. Default 5000.
+   * Deadline of each attempt of an etcd call, in ms (covers the etcd3 client's own
+   * retries); 0 leaves it to the client's options. Default 1500: an attempt stuck on a
+   * member during a leader election gives up and is retried inside `retryWindow`
+   * (with 3000, the stuck attempts' deadlines opened every live member's circuit
+   * breaker at once and requests failed; docs/operations.md).
    */
   timeout?: number
   /**
@@ -52,7 +55,7 @@ const schema = z.strictObject({
     .default(60_000),
   pageSize: wholeOption(1, 10_000, 500),
   userNamespace: z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' }).default('\0users/'),
-  timeout: wholeOption(0, MAX_TIMER_MS, 5000, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
+  timeout: wholeOption(0, MAX_TIMER_MS, 1500, `a whole number of ms from 0 to ${MAX_TIMER_MS}`),
   retryWindow: retryWindowOption(4000),
   now: functionOption<() => number>().default(() => Date.now),
 })

@@ -91,5 +91,5 @@ t.test('isRetryable: failover and connection errors yes; script, type and confli
 t.test('retryWindow is validated', async (t) => {
   t.throws(() => new RedisStore(client, { retryWindow: -1 }), { code: 'ERR_CONFIG', message: /retryWindow/ })
   t.throws(() => new RedisStore(client, { retryWindow: 1.5 }), { code: 'ERR_CONFIG', message: /retryWindow/ })
-  t.equal(new RedisStore(client).retryWindow, 4000, 'default 4000 ms')
+  t.equal(new RedisStore(client).retryWindow, 5000, 'default 5000 ms')
 })
