@@ -1,5 +1,8 @@
 import type { SessionRecord } from './codec.js'
 
+/** The tail of a chain goes on after a failed task (made once, not per task). */
+const ignore = (): undefined => undefined
+
 /** The newest state of a key this process knows of; `record: null` = deleted. */
 export interface Latest {
   seq: number
@@ -43,6 +46,11 @@ export class CommitChain {
     else this.#links.set(key, { tail: Promise.resolve(), users: 1, latest: undefined })
   }
 
+  /** True while a request holds `key` (else {@link run} runs a task at once). */
+  holds(key: string): boolean {
+    return this.#links.has(key)
+  }
+
   /** A request is done with `key`. */
   release(key: string): void {
     const link = this.#links.get(key)
@@ -67,7 +75,7 @@ export class CommitChain {
     const link = this.#links.get(key)
     if (link === undefined) return task()
     const result = link.tail.then(task, task)
-    link.tail = result.catch(() => undefined)
+    link.tail = result.catch(ignore)
     return result
   }
 }

@@ -43,6 +43,9 @@ export function readCookies(header: string | undefined, name: string): string[] 
   return found
 }
 
+/** The attribute's spelling, without building it per cookie. */
+const SAME_SITE: ReadonlyMap<string, string> = new Map([['lax', 'Lax'], ['strict', 'Strict'], ['none', 'None']])
+
 /** A `Set-Cookie` header value. `value` must already be cookie-safe (tokens are). */
 export function serializeCookie(
   name: string,
@@ -60,7 +63,7 @@ export function serializeCookie(
   if (attrs.httpOnly !== false) line += '; HttpOnly'
   if (attrs.secure === true) line += '; Secure'
   if (attrs.sameSite !== undefined) {
-    line += `; SameSite=${attrs.sameSite[0]?.toUpperCase()}${attrs.sameSite.slice(1)}`
+    line += `; SameSite=${SAME_SITE.get(attrs.sameSite) ?? `${attrs.sameSite[0]?.toUpperCase()}${attrs.sameSite.slice(1)}`}`
   }
   if (attrs.partitioned === true) line += '; Partitioned'
   return line

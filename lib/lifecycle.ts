@@ -13,7 +13,7 @@ import { Deadlines } from './deadline.js'
 import { CodecError, SessionError, StoreError, TooLargeError } from './errors.js'
 import { type CommitContext, commitChannel, type Events, sessionId, type StoreCallContext, storeChannel, traceCommit, traced } from './events.js'
 import { schemaGuard, type ValueGuard } from './schema-guard.js'
-import { SessionState } from './session.js'
+import { copyValues, NO_VALUES, SessionState } from './session.js'
 import { Signer } from './signing.js'
 import { canTouch, isSealing, isVersioned, type SealingStore, type Store, storeName } from './store.js'
 import { generateToken, hashToken, isToken } from './token.js'
@@ -52,7 +52,7 @@ export class Lifecycle {
   readonly chain = new CommitChain()
   readonly name: string
   /** Runs after every successful save (the user index hooks in here). */
-  afterSave: ((session: SessionState, key: string) => Promise<void>) | undefined
+  afterSave: ((session: SessionState, key: string) => Promise<void> | undefined) | undefined
   /** Runs after a stored session was deleted by `destroy` (the user index hooks in here). */
   afterDestroy: ((session: SessionState, key: string) => Promise<void>) | undefined
   /** Set when tokens are signed in transit. */
@@ -96,6 +96,8 @@ export class Lifecycle {
     return isToken(token) ? token : undefined
   }
 
+  readonly #toWire = (token: string): string => this.toWire(token)
+
   /** What travels in the cookie or header for `token`. */
   toWire(token: string): string {
     return this.signer === undefined ? token : this.signer.sign(token)
@@ -110,7 +112,7 @@ export class Lifecycle {
   fresh(): SessionState {
     const now = this.config.now()
     const deadline = now + this.config.lifetime
-    return this.#state({ created: now, deadline, expiry: this.expiryAt(now, deadline), values: new Map() })
+    return this.#state({ created: now, deadline, expiry: this.expiryAt(now, deadline), values: NO_VALUES as Map<string, unknown> })
   }
 
   /**
@@ -118,35 +120,57 @@ export class Lifecycle {
    * session: a fresh one (malformed tokens cost no store call). Store failures throw.
    * `wire` is the cookie or header value the token came in, when it came over HTTP:
    * a commit then sends nothing the client already holds.
+   *
+   * A plain promise chain with one step, not async functions nested three deep
+   * (load, token, key): those were 1.2 KB of a read's 13.1 KB.
    */
-  async load(token: string | undefined, wire?: string, request?: RequestInfo): Promise<SessionState> {
-    const session = await this.#loadToken(token)
+  load(token: string | undefined, wire?: string, request?: RequestInfo): Promise<SessionState> {
+    if (this.sealing !== undefined) return this.#open(token).then((session) => this.#requested(session, wire, request))
+    if (!isToken(token)) return Promise.resolve(this.#requested(this.fresh(), wire, request))
+    const key = this.keyOf(token)
+    const loadedAt = this.chain.seq
+    return this.#find(key).then(
+      (entry) => {
+        const session = this.#loaded(key, entry, loadedAt)
+        if (!session.isNew) session.token = token
+        return this.#requested(session, wire, request)
+      },
+      (err: unknown) => this.#unheld(key, err),
+    )
+  }
+
+  #requested(session: SessionState, wire: string | undefined, request: RequestInfo | undefined): SessionState {
     session.request = request
     if (!session.isNew && wire !== undefined) session.held = { wire, expires: this.#cookieExpiry(session) }
     return session
   }
 
-  async #loadToken(token: string | undefined): Promise<SessionState> {
-    if (this.sealing !== undefined) return this.#open(token)
-    if (!isToken(token)) return this.fresh()
-    const session = await this.loadKey(this.keyOf(token))
-    if (!session.isNew) session.token = token
-    return session
+  /** Load by store key (for `iterate` and `mergeSession`). */
+  loadKey(key: string): Promise<SessionState> {
+    const loadedAt = this.chain.seq
+    return this.#find(key).then((entry) => this.#loaded(key, entry, loadedAt), (err: unknown) => this.#unheld(key, err))
   }
 
-  /** Load by store key (for `iterate` and `mergeSession`). */
-  async loadKey(key: string): Promise<SessionState> {
-    const loadedAt = this.chain.seq
+  /** Hold `key` in the commit chain and read it (its failure: {@link #unheld}). */
+  #find(key: string): Promise<{ data: Uint8Array; version?: string; expiry?: Date } | undefined> {
     this.chain.hold(key)
-    let entry: { data: Uint8Array; version?: string; expiry?: Date } | undefined
     try {
-      entry = isVersioned(this.store)
-        ? await this.call('find', this.store.findVersioned(key))
-        : await this.call('find', this.store.find(key)).then((data) => data && { data })
+      return isVersioned(this.store)
+        ? this.call('find', this.store.findVersioned(key))
+        : this.call('find', this.store.find(key)).then((data) => data && { data })
     } catch (err) {
-      this.chain.release(key)
-      throw err
+      return Promise.reject(err)
     }
+  }
+
+  /** A failed read lets go of its key. */
+  #unheld(key: string, err: unknown): never {
+    this.chain.release(key)
+    throw err
+  }
+
+  /** The session a read of `key` found (read when the chain was at `loadedAt`). */
+  #loaded(key: string, entry: { data: Uint8Array; version?: string; expiry?: Date } | undefined, loadedAt: number): SessionState {
     const record = entry && this.decode(key, entry.data)
     const now = this.config.now()
     const expiry = entry?.expiry?.getTime() ?? (canTouch(this.store) ? undefined : record?.expiry)
@@ -199,7 +223,8 @@ export class Lifecycle {
     session.storeKey = sealed
     session.expiry = expiry
     this.#report(session, sealed, stats, undefined)
-    if (this.afterSave !== undefined) await this.afterSave(session, sealed)
+    const indexed = this.afterSave?.(session, sealed)
+    if (indexed !== undefined) await indexed
     return this.#result(session, sealed)
   }
 
@@ -272,16 +297,15 @@ export class Lifecycle {
     return this.#endWithCommit(session)
   }
 
-  async #endWithCommit(session: SessionState): Promise<SessionHeaders> {
-    let result: CommitResult
-    try {
-      result = await this.commit(session)
-    } catch (err) {
-      if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
-      this.events.storeError(err, 'commit')
-      return NO_HEADERS
-    }
-    return sessionHeaders(result, this.config, session.request, (t) => this.toWire(t))
+  #endWithCommit(session: SessionState): Promise<SessionHeaders> {
+    return this.commit(session).then(
+      (result) => sessionHeaders(result, this.config, session.request, this.#toWire),
+      (err: unknown) => {
+        if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
+        this.events.storeError(err, 'commit')
+        return NO_HEADERS
+      },
+    )
   }
 
   /**
@@ -361,13 +385,14 @@ export class Lifecycle {
     ), ctx)
   }
 
-  async #call<T>(operation: string, pending: Promise<T>): Promise<T> {
-    try {
-      return await this.#deadlines.race(pending, () => new StoreError(this.name, operation, { timeout: true }))
-    } catch (err) {
-      throw err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
-    }
+  #call<T>(operation: string, pending: Promise<T>): Promise<T> {
+    return this.#deadlines.race(pending, this.#timedOut, operation, this.#failed)
   }
+
+  /** A store call's timeout and failure, made once (see Deadlines.race). */
+  readonly #timedOut = (operation: string): StoreError => new StoreError(this.name, operation, { timeout: true })
+  readonly #failed = (err: unknown, operation: string): unknown =>
+    err instanceof SessionError ? err : new StoreError(this.name, operation, { cause: err })
 
   /** The expiry a record written now carries: idle timeout, capped by the deadline. */
   expiryAt(now: number, deadline: number): number {
@@ -412,12 +437,13 @@ export class Lifecycle {
     const token = this.ensureToken(session)
     const key = session.storeKey as string
     const stats = this.#stats(session)
-    if (traced(commitChannel)) stats.id = sessionId(key)
+    const tracing = traced(commitChannel)
+    if (tracing) stats.id = sessionId(key)
     const old = session.renewedFrom
     const commits = this.#commits
     const outcome = commits === undefined
       ? await this.chain.run(key, () => traceCommit(stats, () => this.#writeUnversioned(session, key, stats)))
-      : await traceCommit(stats, () => commits.save(session, stats))
+      : await (tracing ? traceCommit(stats, () => commits.save(session, stats)) : commits.save(session, stats))
     // Destroyed elsewhere while this request ran: it stays so. Followed a parallel
     // renewal: saved under the renewed key, whose cookie that request sends. Either
     // way the cookie is left alone: the browser may already hold a newer one.
@@ -429,7 +455,9 @@ export class Lifecycle {
       else await this.#graceCopy(session, old, grace)
     }
     this.#report(session, saved, stats, outcome === 'saved' ? old : undefined)
-    if (this.afterSave !== undefined) await this.afterSave(session, saved)
+    // Awaited only when there is index work: an await of nothing still costs a promise.
+    const indexed = this.afterSave?.(session, saved)
+    if (indexed !== undefined) await indexed
     return outcome === 'saved' ? this.#result(session, token) : { action: 'none' }
   }
 
@@ -488,7 +516,7 @@ export class Lifecycle {
     session.version = version
     session.seen = record.seen
     session.expiry = record.expiry
-    this.chain.settle(key, version, { ...record, values: new Map(record.values) })
+    this.chain.settle(key, version, { ...record, values: copyValues(record.values) })
   }
 
   /** Encode a record (CodecError on values the codec cannot take; TooLargeError over `maxSize`). */

@@ -483,18 +483,18 @@ export class SessionManager<
     return token === undefined ? undefined : { token, wire }
   }
 
-  async #attachStored(contexts: object | object[], found: { token: string; wire: string }, req: RequestInfo): Promise<Session> {
-    let session: SessionState
-    try {
-      session = await this.#life.load(found.token, found.wire, req)
-    } catch (err) {
-      if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
-      this.#life.events.storeError(err, 'load')
-      session = this.#life.fresh()
-      session.request = req
-      session.degraded = true
-    }
-    return this.#bindAll(contexts, session)
+  #attachStored(contexts: object | object[], found: { token: string; wire: string }, req: RequestInfo): Promise<Session> {
+    return this.#life.load(found.token, found.wire, req).then(
+      (session) => this.#bindAll(contexts, session),
+      (err: unknown) => {
+        if (this.config.onStoreError !== 'anonymous' || !(err instanceof StoreError)) throw err
+        this.#life.events.storeError(err, 'load')
+        const session = this.#life.fresh()
+        session.request = req
+        session.degraded = true
+        return this.#bindAll(contexts, session)
+      },
+    )
   }
 
   #bindAll(contexts: object | object[], session: SessionState): Session {

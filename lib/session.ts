@@ -24,6 +24,24 @@ export type Change =
   | { op: 'persist'; value: boolean }
   | { op: 'user'; value: string | undefined; meta?: Record<string, unknown> | undefined; login?: number | undefined }
 
+/**
+ * The values of a session that has none yet, shared by every fresh session and never
+ * changed: the first change copies it away (`#own`), as it copies a loaded session's.
+ * An anonymous request allocated a Map it never used (0.2 KB of its 8.1 KB).
+ */
+export const NO_VALUES: ReadonlyMap<string, unknown> = new Map()
+
+/**
+ * A copy of a values map. A loop, not `new Map(values)`: the constructor walks its
+ * argument through the generic iterator protocol, 370 bytes for a one-value map
+ * where the loop takes 250 (twice per write request: the first change, the commit).
+ */
+export function copyValues(values: ReadonlyMap<string, unknown>): Map<string, unknown> {
+  const copy = new Map<string, unknown>()
+  for (const [key, value] of values) copy.set(key, value)
+  return copy
+}
+
 /** @internal The state behind a {@link Session}: owned by the lifecycle, never exported by the package. */
 // Assigned in Session's static block: the one way into its private state.
 // eslint-disable-next-line prefer-const
@@ -284,7 +302,7 @@ export class SessionState {
    */
   rebase(base: SessionRecord): string[] {
     const seen = this.base ?? this.values
-    const values = new Map(base.values)
+    const values = copyValues(base.values)
     let { deadline, persist, user, meta, login } = base
     let overwritten: string[] | undefined
     for (const change of this.changes) {
@@ -347,7 +365,7 @@ export class SessionState {
   #own(): Map<string, unknown> {
     if (this.base === undefined) {
       this.base = this.values
-      this.values = new Map(this.values)
+      this.values = copyValues(this.values)
     }
     return this.values
   }

@@ -91,9 +91,10 @@ export function sessionHeaders(
 ): SessionHeaders {
   if (result.action === 'none') return NO_HEADERS
   const wire = result.action === 'set' ? toWire(result.token ?? '') : ''
-  const headers: Array<[string, string]> = []
+  const headers: Array<readonly [string, string]> = []
   if (config.transport !== 'header') {
     const c = config.cookie
+    // One object with the expiry in it: a spread copy per commit was a second one.
     const attrs = {
       domain: c.domain,
       path: c.path,
@@ -101,22 +102,26 @@ export function sessionHeaders(
       secure: c.secure === 'auto' ? req !== undefined && isSecure(req, config.trustProxy) : c.secure,
       sameSite: c.sameSite,
       partitioned: c.partitioned,
+      expires: result.action === 'set' ? result.expires : undefined,
     }
-    headers.push([
-      'set-cookie',
-      result.action === 'set'
-        ? serializeCookie(c.name, wire, { ...attrs, expires: result.expires }, config.now())
-        : expireCookie(c.name, attrs),
-    ])
-    headers.push(['vary', 'Cookie'], ['cache-control', COOKIE_CACHE])
+    headers.push(
+      ['set-cookie', result.action === 'set' ? serializeCookie(c.name, wire, attrs, config.now()) : expireCookie(c.name, attrs)],
+      VARY_COOKIE,
+      COOKIE_CACHE_HEADER,
+    )
   }
   if (config.transport !== 'cookie') {
     // An emptied header tells a header client its token is gone.
     headers.push([config.tokenHeader, wire])
-    if (result.action === 'set') headers.push(['cache-control', TOKEN_CACHE])
+    if (result.action === 'set') headers.push(TOKEN_CACHE_HEADER)
   }
   return headers
 }
+
+/** Constant pairs, shared by every response (SessionHeaders are read-only). */
+const VARY_COOKIE = ['vary', 'Cookie'] as const
+const COOKIE_CACHE_HEADER = ['cache-control', COOKIE_CACHE] as const
+const TOKEN_CACHE_HEADER = ['cache-control', TOKEN_CACHE] as const
 
 /** Where session headers go: a Node response, a Fastify reply, a Koa context, Fetch `Headers`. */
 export interface HeaderTarget {
@@ -140,13 +145,21 @@ export function mergeSessionHeaders(target: HeaderTarget, headers: SessionHeader
   for (const [name, value] of headers) {
     if (name === 'set-cookie') {
       target.append(name, value)
-    } else if (name === 'vary') {
-      const have = list(text(target.get(name)))
+      continue
+    }
+    // Nothing of the app's to merge with (the usual case): no lists to split and join.
+    const current = target.get(name)
+    if (current === undefined || current === null || current === '') {
+      target.set(name, value)
+      continue
+    }
+    if (name === 'vary') {
+      const have = list(text(current))
       const lower = have.map((s) => s.toLowerCase())
       if (lower.includes('*') || lower.includes(value.toLowerCase())) continue
       target.set(name, [...have, value].join(', '))
     } else if (name === 'cache-control') {
-      let have = list(text(target.get(name)))
+      let have = list(text(current))
       if (value === TOKEN_CACHE) have = have.filter((d) => !/^(public|s-maxage\s*=.*)$/i.test(d))
       if (!have.some((d) => d.toLowerCase() === value.toLowerCase())) have.push(value)
       target.set(name, have.join(', '))

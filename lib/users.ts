@@ -62,8 +62,16 @@ export class Users {
     return store
   }
 
-  /** After a commit: keep the index in step with the session's user and key. */
-  async afterSave(session: SessionState, key: string): Promise<void> {
+  /**
+   * After a commit: keep the index in step with the session's user and key. Undefined
+   * (nothing to wait for) when the session had no user and has none: most commits.
+   */
+  afterSave(session: SessionState, key: string): Promise<void> | undefined {
+    if (session.loadedUser === undefined && session.user === undefined) return undefined
+    return this.#index(session, key)
+  }
+
+  async #index(session: SessionState, key: string): Promise<void> {
     const store = this.life.store
     if (!hasUserIndex(store)) return
     const previous = session.loadedUser

@@ -7,8 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedConfig } from '../config.js'
 import type { Session } from '../session.js'
-import { mergeSessionHeaders, type RequestInfo, type SessionHeaders } from '../transport.js'
-import { holdResponse } from './hold.js'
+import { type HeaderTarget, mergeSessionHeaders, type RequestInfo, type SessionHeaders } from '../transport.js'
+import { type Hold, type HoldHooks, holdResponse } from './hold.js'
 
 /** What the Node glue needs of a manager: the request start and end, and two options. */
 export interface ServeHost {
@@ -37,14 +37,21 @@ export function requestInfo(req: IncomingMessage): RequestInfo {
 
 /** Merge a request end's headers into a Node response. */
 export function applyHeaders(res: ServerResponse, headers: SessionHeaders): void {
-  mergeSessionHeaders(
-    {
-      get: (name) => res.getHeader(name),
-      set: (name, value) => res.setHeader(name, value),
-      append: (name, value) => res.appendHeader(name, value),
-    },
-    headers,
-  )
+  mergeSessionHeaders(new ResponseHeaders(res), headers)
+}
+
+/** A Node response as a {@link HeaderTarget}: one object, where three closures were. */
+class ResponseHeaders implements HeaderTarget {
+  constructor(readonly res: ServerResponse) {}
+  get(name: string): unknown {
+    return this.res.getHeader(name)
+  }
+  set(name: string, value: string): void {
+    this.res.setHeader(name, value)
+  }
+  append(name: string, value: string): void {
+    this.res.appendHeader(name, value)
+  }
 }
 
 /**
@@ -53,7 +60,8 @@ export function applyHeaders(res: ServerResponse, headers: SessionHeaders): void
  * as failed. A request that already ended is not touched (the end is idempotent).
  */
 export function endOnClose(host: Pick<ServeHost, 'end'>, res: ServerResponse, session: Session): void {
-  res.once('close', () => {
+  // `on`, not `once`: a response closes once, and once's wrapper and its state were two more objects per request.
+  res.on('close', () => {
     const out = host.end(session, true)
     if (out instanceof Promise) out.catch(() => {})
   })
@@ -90,39 +98,64 @@ export function withSession(
  */
 export function nodeHandler(host: ServeHost, handler: NodeHandler): NodeListener {
   return (req, res) => {
-    withSession(
-      host,
-      req,
-      requestInfo(req),
-      (session, loaded) => serve(host, req, res, handler, session, loaded),
-      (err) => answerError(host, err, req, res),
-    )
+    // withSession inlined: its two callbacks would be two closures per request.
+    let attached: Session | Promise<Session>
+    try {
+      attached = host.attach(req, requestInfo(req))
+    } catch (err) {
+      return answerError(host, err, req, res)
+    }
+    if (attached instanceof Promise) {
+      attached.then((session) => serve(host, req, res, handler, session, true), (err: unknown) => answerError(host, err, req, res))
+    } else serve(host, req, res, handler, attached, false)
   }
 }
 
 function serve(host: ServeHost, req: IncomingMessage, res: ServerResponse, handler: NodeHandler, session: Session, loaded: boolean): void {
-  const hold = holdResponse(res, {
-    end: () => host.end(session),
-    apply: (headers) => applyHeaders(res, headers),
-    failed: (err) => answerError(host, err, req, res),
-    broken: (err) => brokenResponse(host, err, res),
-  })
+  const exchange = new Exchange(host, req, res, session)
+  exchange.hold = holdResponse(res, exchange)
   if (loaded) endOnClose(host, res, session)
-  const fail = (err: unknown) => {
-    if (hold.started) {
-      host.config.logger.error('session-manager: handler failed after responding', err)
-      return
-    }
-    host.end(session, true)
-    answerError(host, err, req, res)
-  }
   let out: unknown
   try {
     out = handler(req, res)
   } catch (err) {
-    return fail(err)
+    return exchange.handlerFailed(err)
   }
-  if (isThenable(out)) out.then(undefined, fail)
+  if (isThenable(out)) out.then(undefined, (err: unknown) => exchange.handlerFailed(err))
+}
+
+/** One request through `loadAndSave`, and the hooks of its response's hold: one object per request, where five closures were. */
+class Exchange implements HoldHooks {
+  hold: Hold | undefined
+  constructor(
+    readonly host: ServeHost,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly session: Session,
+  ) {}
+
+  end(): SessionHeaders | Promise<SessionHeaders> {
+    return this.host.end(this.session)
+  }
+  apply(headers: SessionHeaders): void {
+    applyHeaders(this.res, headers)
+  }
+  failed(err: unknown): void {
+    answerError(this.host, err, this.req, this.res)
+  }
+  broken(err: unknown): void {
+    brokenResponse(this.host, err, this.res)
+  }
+
+  /** The handler threw or rejected: the error handler, unless the response already started. */
+  handlerFailed(err: unknown): void {
+    if (this.hold?.started === true) {
+      this.host.config.logger.error('session-manager: handler failed after responding', err)
+      return
+    }
+    this.host.end(this.session, true)
+    answerError(this.host, err, this.req, this.res)
+  }
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
