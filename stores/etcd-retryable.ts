@@ -10,9 +10,11 @@
 // front of a host that kept failing.
 const NAMES = new Set(['GRPCUnavailableError', 'GRPCDeadlineExceededError', 'BrokenCircuitError'])
 
-// etcd's own answers while it has no leader or is electing one.
+// etcd's own answers while it has no leader or is electing one, and a member's answer
+// when the attempt's deadline passed inside it during an election (gRPC UNKNOWN,
+// "context deadline exceeded": 71 failed requests of one leader kill under load).
 const MESSAGES =
-  /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped|unhealthy cluster|not capable)|No connection established|ECONNREFUSED|ECONNRESET/
+  /etcdserver: (leader changed|no leader|request timed out|too many requests|server stopped|unhealthy cluster|not capable)|context deadline exceeded|No connection established|ECONNREFUSED|ECONNRESET/
 
 /** True when `err`, from an etcd3 call, is one the same call can get past once etcd has a leader again. */
 export function isRetryable(err: unknown): boolean {

@@ -64,6 +64,7 @@ t.test('isRetryable: election and connection errors yes; others no', async (t) =
     new Error('etcdserver: leader changed'),
     new Error('etcdserver: request timed out'),
     new Error('etcdserver: no leader'),
+    named('GRPCUnknownError', '2 UNKNOWN: context deadline exceeded'),
   ]) t.ok(isRetryable(e), `retryable: ${e.message}`)
   for (const e of [
     named('EtcdLeaseInvalidError', 'etcdserver: requested lease not found'),
