@@ -12,11 +12,14 @@ import t from 'tap'
 import { failoverSoak, table } from '../bench/soak/failover-soak.js'
 import { primaryOf, testGroup } from '../bench/soak/sentinel.js'
 import { takeTurns } from './helpers/exclusive.js'
+import { unlinkMatching } from './helpers/redis-nodes.js'
 import { reachable } from './helpers/service.js'
 
 if (!(await reachable(t, `Redis Sentinel at 127.0.0.1:${testGroup.sentinels.join(',')}`, () => primaryOf(testGroup)))) process.exit()
 // It kills the primary, as redis-sentinel.test.ts and redis-expiry-sentinel.test.ts do: one at a time.
 await takeTurns(t, 'redis-sentinel')
+// Its sessions (prefix soak:<pid>:) would otherwise stay in the shared group for their lifetime.
+t.teardown(() => unlinkMatching(testGroup.nodes, '*soak:*'))
 
 /** Heap after a full GC may grow by this much from the end of the warm-up to the end
  * of the run: a leak of 30 bytes per request (~120,000 requests) exceeds it, GC noise

@@ -7,13 +7,15 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 
-export async function takeTurns(t: Test, name: string, waitMs = 240_000): Promise<void> {
+export async function takeTurns(t: Test, name: string, waitMs = 480_000): Promise<void> {
   mkdirSync('/tmp/session-manager', { recursive: true })
   const lock = `/tmp/session-manager/${name}.lock`
+  let held = false
   for (const start = Date.now(); Date.now() - start < waitMs; await sleep(200)) {
     try {
       mkdirSync(lock)
       writeFileSync(`${lock}/pid`, String(process.pid))
+      held = true
       break
     } catch {
       let holder = 0
@@ -31,5 +33,8 @@ export async function takeTurns(t: Test, name: string, waitMs = 240_000): Promis
       }
     }
   }
+  // Going on without the lock would kill nodes under another file's feet (four files
+  // take turns on the Sentinel group; together they can outlast a short wait).
+  if (!held) throw new Error(`takeTurns: ${name} still held by another test file after ${waitMs} ms`)
   t.teardown(() => rmSync(lock, { recursive: true, force: true }))
 }

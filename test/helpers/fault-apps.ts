@@ -12,6 +12,11 @@ import type { Test } from 'tap'
 import { SessionManager } from '../../lib/index.js'
 import { faultStore, type FaultStoreConfig } from './fault-stores.js'
 import { listen } from './http.js'
+import { unlinkMatching } from './redis-nodes.js'
+
+// The data nodes of scripts/up-redis-sentinel.sh and scripts/up-redis-cluster.sh.
+const SENTINEL_PORTS = [6380, 6381]
+const CLUSTER_PORTS = [7000, 7001, 7002, 7003, 7004, 7005]
 
 /** What a 500 of the fault app says: `CODE: message (cause: message)`, one line. */
 export function describeError(err: unknown): string {
@@ -85,8 +90,10 @@ export async function startFaultApp(config: FaultAppConfig): Promise<FaultApp> {
 /** `count` app processes on `config`, killed when `t` ends. */
 export async function startFaultApps(t: Test, config: FaultAppConfig, count = 2): Promise<FaultApp[]> {
   const apps = await Promise.all(Array.from({ length: count }, () => startFaultApp(config)))
-  t.teardown(() => {
+  t.teardown(async () => {
     for (const app of apps) app.child.kill('SIGKILL')
+    if (config.kind === 'redis-sentinel') await unlinkMatching(SENTINEL_PORTS, `*${config.prefix}*`)
+    if (config.kind === 'redis-cluster') await unlinkMatching(CLUSTER_PORTS, `*${config.prefix}*`)
   })
   return apps
 }

@@ -78,3 +78,26 @@ export async function clusterNodes(ports: number[]): Promise<ClusterNode[]> {
 
 /** A primary not marked failing. */
 export const isLivePrimary = (n: ClusterNode) => n.flags.includes('master') && !n.flags.includes('fail') && !n.flags.includes('fail?')
+
+/**
+ * Delete every key matching `pattern` on those of `ports` that are primaries (replicas
+ * follow): SCAN, then one UNLINK per key (Cluster keys of one page are in many slots).
+ * The fault and soak tests write tens of thousands of hour-long sessions into the shared
+ * groups; left there, they dilute Redis's sampled active expiry so much that the expiry
+ * tests' short sessions were not expired within 15 s.
+ */
+export async function unlinkMatching(ports: readonly number[], pattern: string): Promise<void> {
+  await Promise.all(
+    ports.map((port) =>
+      onNode(port, async (node) => {
+        if (!/^role:master/m.test(await node.info('replication'))) return
+        let cursor = '0'
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+          cursor = next
+          if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)))
+        } while (cursor !== '0')
+      }).catch(() => {}), // a node still down after the test: its keys go with it
+    ),
+  )
+}
