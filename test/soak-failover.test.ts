@@ -18,6 +18,7 @@ import { reachable } from './helpers/service.js'
 if (!(await reachable(t, `Redis Sentinel at 127.0.0.1:${testGroup.sentinels.join(',')}`, () => primaryOf(testGroup)))) process.exit()
 // It kills the primary, as redis-sentinel.test.ts and redis-expiry-sentinel.test.ts do: one at a time.
 await takeTurns(t, 'redis-sentinel')
+await takeTurns(t, 'fault-load') // after the service's own turn, as every file takes them: one full-CPU load at a time
 // Its sessions (prefix soak:<pid>:) would otherwise stay in the shared group for their lifetime.
 t.teardown(() => unlinkMatching(testGroup.nodes, '*soak:*'))
 

@@ -39,6 +39,7 @@ const leader = async (except = '') => {
 if (!(await reachable(t, `etcd cluster at ${etcdMembers.join(',')}`, leader))) process.exit()
 // etcd-cluster.test.ts and etcd-expiry-cluster.test.ts kill members too: one at a time.
 await takeTurns(t, 'etcd-cluster')
+await takeTurns(t, 'fault-load') // after the service's own turn, as every file takes them: one full-CPU load at a time
 t.teardown(up)
 
 t.test('etcd leader SIGKILLed under 200 browsers: no failed request, nothing lost or doubled', async (t) => {

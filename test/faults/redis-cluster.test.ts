@@ -26,6 +26,7 @@ const healthy = async () => {
 if (!(await reachable(t, 'the Redis Cluster at 127.0.0.1:7000-7005', healthy))) process.exit()
 // redis-cluster.test.ts and redis-expiry-cluster.test.ts use or kill the primaries too: one at a time.
 await takeTurns(t, 'redis-cluster')
+await takeTurns(t, 'fault-load') // after the service's own turn, as every file takes them: one full-CPU load at a time
 t.teardown(upCluster)
 
 t.test('Cluster primary SIGKILLed under 200 browsers: no failed request, nothing lost or doubled', async (t) => {

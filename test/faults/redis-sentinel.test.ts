@@ -21,6 +21,7 @@ import { reachable } from '../helpers/service.js'
 if (!(await reachable(t, 'Redis Sentinel at 127.0.0.1:26380-26382', sentinelPrimary))) process.exit()
 // redis-sentinel.test.ts and redis-expiry-sentinel.test.ts kill the primary too: one at a time.
 await takeTurns(t, 'redis-sentinel')
+await takeTurns(t, 'fault-load') // after the service's own turn, as every file takes them: one full-CPU load at a time
 t.teardown(upSentinel)
 
 const STORE_TIMEOUT = 5000

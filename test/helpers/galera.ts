@@ -50,6 +50,9 @@ export async function galera(t: Test, tag: string): Promise<Galera | undefined> 
   // The Galera files kill nodes (and make them refuse queries): they take turns, as tap
   // runs files in parallel. A lock left by a dead process is taken over.
   await takeTurns(t, 'galera-tests')
+  // A Galera node's eviction slows to ~5 s (the store's retry window) when a 200-browser
+  // fault load runs beside it: one load-heavy or node-killing file at a time.
+  await takeTurns(t, 'fault-load')
   const root = new URL('../..', import.meta.url).pathname
   const up = () => promisify(execFile)('bash', ['scripts/up-galera.sh'], { cwd: root })
   await up()
