@@ -44,6 +44,15 @@ healthy() {
     [ "$(master_field "$s" flags)" = master ] || return 1
     [ "$(master_field "$s" num-other-sentinels)" = "$OTHER_SENTINELS" ] || return 1
   done
+  # Every sentinel must also see each replica up ("slave", not "s_down,slave"): a node
+  # restarted moments ago is not yet a candidate, and a failover right then finds none
+  # and leaves the killed, restarted and empty primary in place (every session lost).
+  local expected flags
+  expected=$(others_of "$primary" | wc -w)
+  for s in $SENTINELS; do
+    flags=$(rcli "$s" sentinel replicas "$NAME" | paste - - | tr -d '\r' | awk '$1 == "flags" { print $2 }')
+    [ "$(printf '%s\n' "$flags" | grep -c '^slave$')" = "$expected" ] || return 1
+  done
   is_node "$primary" || return 1
   [ "$(info_field "$primary" replication role)" = master ] || return 1
   for replica in $(others_of "$primary"); do
