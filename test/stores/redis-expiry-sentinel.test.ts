@@ -18,6 +18,7 @@ import { Redis } from 'ioredis'
 import { type ExpiredEvent, SessionManager } from '../../lib/index.js'
 import { RedisStore, sentinelClientOptions } from '../../stores/redis.js'
 import { takeTurns } from '../helpers/exclusive.js'
+import { onNode } from '../helpers/redis-nodes.js'
 import { probing, sessionApp, until } from '../helpers/expiry.js'
 import { Client } from '../helpers/http.js'
 import { quiet, reachable } from '../helpers/service.js'
@@ -42,16 +43,6 @@ const upSentinel = () =>
   promisify(execFile)('bash', ['scripts/up-redis-sentinel.sh'], { cwd: new URL('../..', import.meta.url).pathname })
 await upSentinel() // an earlier run may have left the killed node still rejoining
 
-/** One data node by port, for a few commands. */
-async function onPort<T>(port: number, work: (node: Redis) => Promise<T>): Promise<T> {
-  const node = quiet(new Redis({ port, host: '127.0.0.1', lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null }))
-  try {
-    await node.connect()
-    return await work(node)
-  } finally {
-    node.disconnect()
-  }
-}
 const primaryPort = async () => {
   for (const s of sentinels) {
     const admin = quiet(new Redis({ ...s, lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null }))
@@ -66,19 +57,19 @@ const primaryPort = async () => {
   }
   throw new Error('no sentinel answered')
 }
-const flagsOf = async (port: number) => ((await onPort(port, (n) => n.call('CONFIG', 'GET', 'notify-keyspace-events'))) as string[])[1] ?? ''
+const flagsOf = async (port: number) => ((await onNode(port, (n) => n.call('CONFIG', 'GET', 'notify-keyspace-events'))) as string[])[1] ?? ''
 const hasFlags = (flags: string) => /E/.test(flags) && /[xA]/.test(flags)
 /** Pub/sub connections of this file on the data node at `port`. */
 const subscribers = async (port: number) =>
-  String(await onPort(port, (n) => n.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))).split('\n').filter((l) => l.includes(` name=${name} `)).length
+  String(await onNode(port, (n) => n.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))).split('\n').filter((l) => l.includes(` name=${name} `)).length
 
 t.test('RedisStore(Sentinel).watchExpiry: reported, and again on the new primary after a failover', async (t) => {
   const old = await primaryPort()
   const replica = old === 6380 ? 6381 : 6380
   const flags = await flagsOf(old)
-  if (!hasFlags(flags)) await onPort(old, (n) => n.call('CONFIG', 'SET', 'notify-keyspace-events', `${flags}Ex`))
+  if (!hasFlags(flags)) await onNode(old, (n) => n.call('CONFIG', 'SET', 'notify-keyspace-events', `${flags}Ex`))
   // The replica without the flags, as a node fresh from its config file would be.
-  await onPort(replica, (n) => n.call('CONFIG', 'SET', 'notify-keyspace-events', ''))
+  await onNode(replica, (n) => n.call('CONFIG', 'SET', 'notify-keyspace-events', ''))
 
   const client = connect()
   t.teardown(() => client.disconnect())
@@ -102,7 +93,7 @@ t.test('RedisStore(Sentinel).watchExpiry: reported, and again on the new primary
 
   const { probes, stop: stopProbing } = probing(app.url, 100)
   await sleep(2000)
-  const pid = Number(await onPort(old, async (n) => (await n.info('server')).match(/^process_id:(\d+)/m)?.[1]))
+  const pid = Number(await onNode(old, async (n) => (await n.info('server')).match(/^process_id:(\d+)/m)?.[1]))
   t.ok(pid > 0, `primary ${old} is pid ${pid}`)
   t.teardown(upSentinel) // restored even when an assertion below fails
   const killedAt = Date.now()
